@@ -1,0 +1,89 @@
+//! # elemental
+//!
+//! The model runtime of the stack, wire-compatible with the Go `elemental` package: identities,
+//! the traits generated models implement, model managers and the relationships registry,
+//! requests read from HTTP parts, responses, events, errors, JSON/msgpack encodings and their
+//! negotiation, the filter language (parser, printer, matcher), validators, declared
+//! parameters, push configurations and namespace helpers.
+//!
+//! It is pure: no async and no I/O, so it is fast to test and safe to fuzz.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use elemental::filter::Filter;
+//! use elemental::{
+//!     Identity, ModelRegistry, Operation, ParameterDefinition, ParameterType, RelationshipInfo,
+//!     RelationshipsRegistry, Request, RequestContext,
+//! };
+//!
+//! // What generated code provides: identities and the relationships between them.
+//! const LIST: Identity = Identity::new("list", "lists");
+//! let mut relationships = RelationshipsRegistry::new();
+//! let mut q = ParameterDefinition::new("q", ParameterType::String);
+//! q.multiple = true;
+//! relationships.allow("list", Operation::RetrieveMany, "root", RelationshipInfo::with_parameters(vec![q]));
+//! let mut manager = ModelRegistry::new(1, relationships);
+//! manager.add_identity(LIST, &["lst"]);
+//!
+//! // A request read from HTTP.
+//! let (parts, _) = http::Request::get("/v/1/lists?q=name%20%3D%3D%20groceries&recursive=true")
+//!     .header("X-Namespace", "/acme")
+//!     .body(())
+//!     .unwrap()
+//!     .into_parts();
+//! let request = Request::from_http(&parts, Bytes::new(), &manager, &RequestContext::default()).unwrap();
+//! assert_eq!(request.operation, Operation::RetrieveMany);
+//! assert_eq!(request.identity, LIST);
+//! assert_eq!((request.version, request.recursive, request.namespace.as_str()), (1, true, "/acme"));
+//!
+//! // Its filter, parsed and printed canonically.
+//! let q = request.parameters.get("q").unwrap().string_value().unwrap();
+//! assert_eq!(Filter::parse(q).unwrap().to_string(), r#"name == "groceries""#);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod attribute;
+mod duration;
+mod encoding;
+mod error;
+mod event;
+pub mod filter;
+mod identifiable;
+mod identity;
+mod manager;
+pub mod namespace;
+mod operation;
+mod parameters;
+mod pushconfig;
+mod relationships;
+mod request;
+mod response;
+pub mod timefmt;
+pub mod validators;
+mod value;
+
+pub use attribute::{AttributeSpecification, AttributeType};
+pub use duration::{DurationError, GoDuration};
+pub use encoding::{
+    ACCEPTED_ENCODINGS, EncodingType, convert, decode, encode, encodings_from_headers,
+    parse_media_type,
+};
+pub use error::{Error, Errors};
+pub use event::{Event, EventType};
+pub use identifiable::{
+    Identifiable, Model, ModelIdentity, Sparse, validate_advanced_specification,
+};
+pub use identity::Identity;
+pub use manager::{ModelManager, ModelRegistry};
+pub use operation::Operation;
+pub use parameters::{
+    Parameter, ParameterDefinition, ParameterType, ParameterValue, Parameters,
+    ParametersRequirement, parse_bool,
+};
+pub use pushconfig::PushConfig;
+pub use relationships::{RelationshipInfo, RelationshipsRegistry};
+pub use request::{Request, RequestContext, api_version_from_path, parse_query};
+pub use response::Response;
+pub use value::{AttributeValues, Value};

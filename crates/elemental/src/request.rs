@@ -1,0 +1,470 @@
+//! Requests: an HTTP request read into elemental terms (operation, identities, parameters).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+use serde::de::DeserializeOwned;
+
+use crate::parameters::parse_bool;
+use crate::{
+    EncodingType, Error, Errors, Identity, ModelManager, Operation, Parameters,
+    encodings_from_headers,
+};
+
+/// Where the request comes from, beyond its HTTP parts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestContext<'a> {
+    /// The API prefix to strip from the path (`api` strips `/api`); empty for none.
+    pub api_prefix: &'a str,
+    /// The peer address, used as client IP when no forwarding header is present.
+    pub remote_addr: Option<SocketAddr>,
+}
+
+/// An abstract request on an elemental model.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// A fresh UUID identifying the request.
+    pub request_id: String,
+    /// The namespace from `X-Namespace` (empty when absent).
+    pub namespace: String,
+    /// Reads extend to the namespace's descendants (`recursive=true`).
+    pub recursive: bool,
+    /// Reads include objects propagated from parent namespaces (`propagated=true`).
+    pub propagated: bool,
+    /// Writes may override protection (`override=true`).
+    pub override_protection: bool,
+    /// The operation.
+    pub operation: Operation,
+    /// The identity the operation is on ([`Identity::EMPTY`] for an unknown category).
+    pub identity: Identity,
+    /// The object id for single-object operations.
+    pub object_id: String,
+    /// The parent identity ([`Identity::ROOT`] for top-level routes).
+    pub parent_identity: Identity,
+    /// The parent object id for child routes.
+    pub parent_id: String,
+    /// The body, for create, update and patch.
+    pub data: Bytes,
+    /// The declared parameters, parsed and typed.
+    pub parameters: Parameters,
+    /// All request headers.
+    pub headers: HeaderMap,
+    /// The scheme of `Authorization: <scheme> <token>`.
+    pub username: String,
+    /// The token of `Authorization: <scheme> <token>`.
+    pub password: String,
+    /// `page` (0 when absent).
+    pub page: u64,
+    /// `pagesize` (0 when absent).
+    pub page_size: u64,
+    /// `after`: the cursor to continue from.
+    pub after: Option<String>,
+    /// `limit`: how many objects after the cursor (0 when absent).
+    pub limit: u64,
+    /// `order`, one entry per attribute, in query order.
+    pub order: Vec<String>,
+    /// The model version from `/v/N` (0 when absent).
+    pub version: u32,
+    /// `X-External-Tracking-ID`.
+    pub external_tracking_id: String,
+    /// `X-External-Tracking-Type`.
+    pub external_tracking_type: String,
+    /// The body encoding, from `Content-Type`.
+    pub content_type: EncodingType,
+    /// The response encoding, from `Accept`.
+    pub accept: EncodingType,
+    /// The client IP: first `X-Forwarded-For` entry, else `X-Real-IP`, else the peer address.
+    pub client_ip: String,
+    /// `X-Fields`: the attributes to send back (all when empty).
+    pub fields: Vec<String>,
+    /// `X-Read-Consistency`, as sent.
+    pub read_consistency: Option<String>,
+    /// `X-Write-Consistency`, as sent.
+    pub write_consistency: Option<String>,
+    /// `Idempotency-Key`, as sent.
+    pub idempotency_key: Option<String>,
+}
+
+impl Request {
+    /// A blank request for `operation` on `identity` under root, with a fresh id.
+    pub fn new(operation: Operation, identity: Identity) -> Self {
+        Self {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            namespace: String::new(),
+            recursive: false,
+            propagated: false,
+            override_protection: false,
+            operation,
+            identity,
+            object_id: String::new(),
+            parent_identity: Identity::ROOT,
+            parent_id: String::new(),
+            data: Bytes::new(),
+            parameters: Parameters::default(),
+            headers: HeaderMap::new(),
+            username: String::new(),
+            password: String::new(),
+            page: 0,
+            page_size: 0,
+            after: None,
+            limit: 0,
+            order: Vec::new(),
+            version: 0,
+            external_tracking_id: String::new(),
+            external_tracking_type: String::new(),
+            content_type: EncodingType::Json,
+            accept: EncodingType::Json,
+            client_ip: String::new(),
+            fields: Vec::new(),
+            read_consistency: None,
+            write_consistency: None,
+            idempotency_key: None,
+        }
+    }
+
+    /// Reads an HTTP request, following the reference algorithm step by step:
+    /// path components (after the API prefix), optional `/v/N`, encodings, identities, method
+    /// to operation, built-in query parameters, declared parameters with their types and
+    /// required sets, unknown parameters, client IP, namespace, tracking and other headers.
+    ///
+    /// Every failure is a 400 (or 415 for encodings) with the reference's exact description.
+    pub fn from_http(
+        parts: &http::request::Parts,
+        body: Bytes,
+        manager: &dyn ModelManager,
+        context: &RequestContext<'_>,
+    ) -> Result<Request, Errors> {
+        let path = strip_api_prefix(parts.uri.path(), context.api_prefix);
+        let (version, path) = api_version_from_path(path)?;
+        let (content_type, accept) = encodings_from_headers(&parts.headers)?;
+
+        let components = path_components(path);
+        let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
+        let (identity, object_id, parent_identity, parent_id) = match components.as_slice() {
+            [c] => (category(c), "", Identity::ROOT, ""),
+            [c, id] => (category(c), *id, Identity::ROOT, ""),
+            [p, pid, c] => (category(c), "", category(p), *pid),
+            _ => {
+                let shown = parts.uri.path_and_query().map_or("", |p| p.as_str());
+                return Err(Error::bad_request(format!(
+                    "{shown} is not a valid elemental request path"
+                ))
+                .into());
+            }
+        };
+        let operation = operation_for(&parts.method, components.len())?;
+
+        let mut request = Request::new(operation, identity);
+        request.version = version;
+        request.content_type = content_type;
+        request.accept = accept;
+        request.object_id = object_id.to_string();
+        request.parent_identity = parent_identity;
+        request.parent_id = parent_id.to_string();
+        if matches!(
+            operation,
+            Operation::Create | Operation::Update | Operation::Patch
+        ) {
+            request.data = body;
+        }
+
+        let mut query = parse_query(parts.uri.query().unwrap_or(""));
+        request.read_builtin_parameters(&mut query)?;
+        request.read_declared_parameters(manager, &mut query)?;
+        request.read_headers(&parts.headers, context);
+        Ok(request)
+    }
+
+    fn read_builtin_parameters(&mut self, query: &mut Query) -> Result<(), Error> {
+        if let Some(v) = take_first(query, "page") {
+            self.page = parse_count("page", &v)?;
+        }
+        if let Some(v) = take_first(query, "pagesize") {
+            self.page_size = parse_count("pagesize", &v)?;
+        }
+        if let Some(v) = take_first(query, "recursive") {
+            self.recursive = parse_flag("recursive", &v)?;
+        }
+        if let Some(v) = take_first(query, "override") {
+            self.override_protection = parse_flag("override", &v)?;
+        }
+        if let Some(v) = query.get("propagated").and_then(|v| v.first()) {
+            // Not removed: gaia also declares it as a parameter (`$propagatable`).
+            self.propagated = parse_flag("propagated", v)?;
+        }
+        if let Some(order) = query.remove("order") {
+            if order.iter().any(|o| o.is_empty() || o == "\u{0}") {
+                return Err(Error::bad_request(
+                    "Parameter `order` must be set when provided",
+                ));
+            }
+            self.order = order;
+        }
+        if let Some(v) = take_first(query, "limit") {
+            if self.page_size != 0 {
+                return Err(Error::bad_request(
+                    "You cannot set 'limit' and 'pagesize' at the same time",
+                ));
+            }
+            self.limit = parse_count("limit", &v)?;
+        }
+        if let Some(v) = query.remove("after") {
+            let v = v.into_iter().next().unwrap_or_default();
+            if v.is_empty() || v == "\u{0}" {
+                return Err(Error::bad_request(
+                    "Parameter `after` must be set when provided",
+                ));
+            }
+            if self.order.len() > 1 {
+                return Err(Error::bad_request(
+                    "You can only order on a single field when using 'after'",
+                ));
+            }
+            if self.page != 0 {
+                return Err(Error::bad_request(
+                    "You cannot set 'after' and 'page' at the same time",
+                ));
+            }
+            self.after = Some(v);
+        }
+        Ok(())
+    }
+
+    fn read_declared_parameters(
+        &mut self,
+        manager: &dyn ModelManager,
+        query: &mut Query,
+    ) -> Result<(), Errors> {
+        let relationships = manager.relationships();
+        let info = relationships.info(&self.identity, &self.parent_identity, self.operation);
+        for definition in info.map_or(&[][..], |i| i.parameters.as_slice()) {
+            let raw = query.remove(&definition.name).unwrap_or_default();
+            let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
+            if let Some(parameter) = definition.parse(&raw)? {
+                self.parameters.insert(definition.name.clone(), parameter);
+            }
+        }
+        query.remove("propagated");
+        if !query.is_empty() {
+            return Err(query
+                .keys()
+                .map(|k| Error::bad_request(format!("Unknown parameter: `{k}`")))
+                .collect());
+        }
+        if let Some(info) = info {
+            info.required_parameters.validate(&self.parameters)?;
+        }
+        Ok(())
+    }
+
+    fn read_headers(&mut self, headers: &HeaderMap, context: &RequestContext<'_>) {
+        let get = |name: &str| {
+            headers
+                .get(name)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(auth) = get("authorization") {
+            let parts: Vec<&str> = auth.split(' ').collect();
+            if let [scheme, token] = parts.as_slice() {
+                self.username = scheme.to_string();
+                self.password = token.to_string();
+            }
+        }
+        self.client_ip = get("x-forwarded-for")
+            .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
+            .filter(|v| !v.is_empty())
+            .or_else(|| get("x-real-ip"))
+            .or_else(|| context.remote_addr.map(|a| a.ip().to_string()))
+            .unwrap_or_default();
+        self.namespace = get("x-namespace").unwrap_or_default();
+        self.external_tracking_id = get("x-external-tracking-id").unwrap_or_default();
+        self.external_tracking_type = get("x-external-tracking-type").unwrap_or_default();
+        self.read_consistency = get("x-read-consistency");
+        self.write_consistency = get("x-write-consistency");
+        self.idempotency_key = get("idempotency-key");
+        self.fields = headers
+            .get_all("x-fields")
+            .iter()
+            .flat_map(|v| {
+                String::from_utf8_lossy(v.as_bytes())
+                    .split(',')
+                    .map(|f| f.trim().to_string())
+                    .filter(|f| !f.is_empty())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        self.headers = headers.clone();
+    }
+
+    /// Decodes the body in the request's encoding.
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        crate::decode(self.content_type, &self.data)
+    }
+}
+
+type Query = BTreeMap<String, Vec<String>>;
+
+fn take_first(query: &mut Query, key: &str) -> Option<String> {
+    query
+        .remove(key)
+        .and_then(|v| v.into_iter().next())
+        .filter(|v| !v.is_empty())
+}
+
+fn parse_count(name: &str, raw: &str) -> Result<u64, Error> {
+    let value: i64 = raw
+        .parse()
+        .map_err(|_| Error::bad_request(format!("Parameter `{name}` must be an integer")))?;
+    u64::try_from(value)
+        .map_err(|_| Error::bad_request(format!("Parameter `{name}` must be a positive integer")))
+}
+
+fn parse_flag(name: &str, raw: &str) -> Result<bool, Error> {
+    parse_bool(raw).ok_or_else(|| {
+        Error::bad_request(format!("Parameter `{name}` must be a boolean, got '{raw}'"))
+    })
+}
+
+fn strip_api_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        return path;
+    }
+    match path.strip_prefix('/').and_then(|p| p.strip_prefix(prefix)) {
+        Some(rest) if rest.is_empty() => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => path,
+    }
+}
+
+/// Reads an optional `/v/N` prefix: returns the version (0 when absent) and the rest of the
+/// path. Errors: 400 `Invalid api version number 'x'` (also for a bare `/v`, which the
+/// reference crashes on).
+pub fn api_version_from_path(path: &str) -> Result<(u32, &str), Error> {
+    let Some(rest) = path
+        .strip_prefix("/v")
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    else {
+        return Ok((0, path));
+    };
+    let rest = rest.strip_prefix('/').unwrap_or(rest);
+    let (number, rest) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let version = number
+        .parse::<u32>()
+        .map_err(|_| Error::bad_request(format!("Invalid api version number '{number}'")))?;
+    Ok((version, rest))
+}
+
+fn path_components(path: &str) -> Vec<&str> {
+    let path = path.strip_prefix('/').unwrap_or(path);
+    if path.is_empty() {
+        return Vec::new();
+    }
+    let path = if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
+    path.split('/').collect()
+}
+
+fn operation_for(method: &Method, components: usize) -> Result<Operation, Error> {
+    Ok(match *method {
+        Method::GET if components == 2 => Operation::Retrieve,
+        Method::GET => Operation::RetrieveMany,
+        Method::POST => Operation::Create,
+        Method::PUT => Operation::Update,
+        Method::DELETE => Operation::Delete,
+        Method::PATCH => Operation::Patch,
+        Method::HEAD => Operation::Info,
+        _ => {
+            return Err(Error::new(
+                "Not allowed",
+                format!("Method {method} is not allowed"),
+                "elemental",
+                405,
+            ));
+        }
+    })
+}
+
+/// Decodes an `application/x-www-form-urlencoded` query into key -> values (in order).
+/// Malformed percent escapes are kept as written.
+pub fn parse_query(query: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in query.split(['&', ';']).filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        out.entry(percent_decode(k))
+            .or_default()
+            .push(percent_decode(v));
+    }
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("q=name%20%3D%3D%20a&q=b+c&x&bad=%zz&end=%4");
+        assert_eq!(q["q"], vec!["name == a", "b c"]);
+        assert_eq!(q["x"], vec![""]);
+        assert_eq!(q["bad"], vec!["%zz"]);
+        assert_eq!(q["end"], vec!["%4"]);
+    }
+
+    #[test]
+    fn api_versions() {
+        assert_eq!(api_version_from_path("/v/1/lists").unwrap(), (1, "/lists"));
+        assert_eq!(api_version_from_path("/lists").unwrap(), (0, "/lists"));
+        assert_eq!(api_version_from_path("/vlists").unwrap(), (0, "/vlists"));
+        assert_eq!(
+            api_version_from_path("/v/x/lists").unwrap_err().description,
+            "Invalid api version number 'x'"
+        );
+        assert_eq!(
+            api_version_from_path("/v").unwrap_err().description,
+            "Invalid api version number ''"
+        );
+    }
+
+    #[test]
+    fn prefixes() {
+        assert_eq!(strip_api_prefix("/api/lists", "api"), "/lists");
+        assert_eq!(strip_api_prefix("/api", "/api/"), "/");
+        assert_eq!(strip_api_prefix("/apis/lists", "api"), "/apis/lists");
+        assert_eq!(strip_api_prefix("/lists", ""), "/lists");
+    }
+}
