@@ -106,13 +106,15 @@ impl GoDuration {
                 int_part.parse().map_err(|_| invalid())?
             };
             let mut value = whole.checked_mul(scale).ok_or_else(invalid)?;
-            let mut frac_scale = scale as f64;
-            let mut frac = 0f64;
-            for d in frac_part.bytes().take(19) {
-                frac_scale /= 10.0;
-                frac += f64::from(d - b'0') * frac_scale;
+            let frac_digits = &frac_part[..frac_part.len().min(18)];
+            if !frac_digits.is_empty() {
+                let numerator: u128 = frac_digits.parse().map_err(|_| invalid())?;
+                let denominator = 10u128.pow(frac_digits.len() as u32);
+                let frac = numerator * u128::from(scale) / denominator;
+                value = value
+                    .checked_add(u64::try_from(frac).map_err(|_| invalid())?)
+                    .ok_or_else(invalid)?;
             }
-            value = value.checked_add(frac as u64).ok_or_else(invalid)?;
             total = total.checked_add(value).ok_or_else(invalid)?;
             rest = after;
         }

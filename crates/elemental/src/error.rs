@@ -15,7 +15,7 @@ pub struct Error {
     pub code: u16,
     /// Optional structured data, for example `{"attribute":"name"}` for a validation error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub data: Option<serde_json::Value>,
+    pub data: Option<Box<serde_json::Value>>,
     /// What went wrong, in a sentence.
     #[serde(default)]
     pub description: String,
@@ -60,13 +60,13 @@ impl Error {
 
     /// Sets `data` to `{"attribute": attribute}`.
     pub fn with_attribute(mut self, attribute: &str) -> Self {
-        self.data = Some(serde_json::json!({ "attribute": attribute }));
+        self.data = Some(Box::new(serde_json::json!({ "attribute": attribute })));
         self
     }
 
     /// Sets the `data` field.
     pub fn with_data(mut self, data: serde_json::Value) -> Self {
-        self.data = Some(data);
+        self.data = Some(Box::new(data));
         self
     }
 

@@ -334,7 +334,7 @@ fn strip_api_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
         return path;
     }
     match path.strip_prefix('/').and_then(|p| p.strip_prefix(prefix)) {
-        Some(rest) if rest.is_empty() => "/",
+        Some("") => "/",
         Some(rest) if rest.starts_with('/') => rest,
         _ => path,
     }
