@@ -110,6 +110,20 @@ impl Errors {
         self.0.extend(other.0);
     }
 
+    /// Adds the error of `result`, if any.
+    pub fn record(&mut self, result: Result<(), Error>) {
+        if let Err(e) = result {
+            self.0.push(e);
+        }
+    }
+
+    /// Adds the errors of `result`, if any.
+    pub fn record_all(&mut self, result: Result<(), Errors>) {
+        if let Err(e) = result {
+            self.0.extend(e.0);
+        }
+    }
+
     /// True when there is no error.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

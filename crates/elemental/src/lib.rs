@@ -60,6 +60,7 @@ mod pushconfig;
 mod relationships;
 mod request;
 mod response;
+pub mod serde_time;
 pub mod timefmt;
 pub mod validators;
 mod value;
@@ -86,4 +87,15 @@ pub use pushconfig::PushConfig;
 pub use relationships::{RelationshipInfo, RelationshipsRegistry};
 pub use request::{Request, RequestContext, api_version_from_path, parse_query};
 pub use response::Response;
+pub use serde_time::null_as_default;
 pub use value::{AttributeValues, Value};
+
+/// Crates that generated code refers to, so that a crate using generated models only needs to
+/// depend on `elemental`.
+#[doc(hidden)]
+pub mod export {
+    pub use regex;
+    pub use serde;
+    pub use serde_json;
+    pub use time;
+}

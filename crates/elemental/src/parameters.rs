@@ -155,6 +155,30 @@ impl ParameterDefinition {
         }
     }
 
+    /// The same definition, repeatable or not.
+    pub fn with_multiple(mut self, multiple: bool) -> Self {
+        self.multiple = multiple;
+        self
+    }
+
+    /// The same definition with enum choices.
+    pub fn with_choices(mut self, choices: &[&str]) -> Self {
+        self.allowed_choices = choices.iter().map(|c| c.to_string()).collect();
+        self
+    }
+
+    /// The same definition with a default value.
+    pub fn with_default(mut self, default: &str) -> Self {
+        self.default_value = Some(default.to_string());
+        self
+    }
+
+    /// The same definition with a description.
+    pub fn with_description(mut self, description: &str) -> Self {
+        self.description = description.to_string();
+        self
+    }
+
     /// Parses the raw query values of this parameter. `Ok(None)` when absent with no default.
     pub fn parse(&self, raw: &[&str]) -> Result<Option<Parameter>, Error> {
         if !self.multiple && raw.len() > 1 {

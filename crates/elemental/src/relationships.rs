@@ -26,6 +26,20 @@ impl RelationshipInfo {
     }
 }
 
+impl RelationshipInfo {
+    /// The same info with a requirement expression.
+    pub fn with_required(mut self, required: ParametersRequirement) -> Self {
+        self.required_parameters = required;
+        self
+    }
+
+    /// The same info marked deprecated.
+    pub fn with_deprecated(mut self, deprecated: bool) -> Self {
+        self.deprecated = deprecated;
+        self
+    }
+}
+
 type ByParent = BTreeMap<String, RelationshipInfo>;
 
 /// Allowed operations, keyed by identity name, operation, then parent identity name.

@@ -190,6 +190,41 @@ pub fn validate_pattern(
     ))
 }
 
+/// Values that can be empty, for `omit_empty` attributes.
+pub trait Emptiness {
+    /// True for the empty value.
+    fn is_empty_value(&self) -> bool;
+}
+
+impl Emptiness for String {
+    fn is_empty_value(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<T> Emptiness for Vec<T> {
+    fn is_empty_value(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl<K, V> Emptiness for std::collections::BTreeMap<K, V> {
+    fn is_empty_value(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+impl Emptiness for serde_json::Map<String, serde_json::Value> {
+    fn is_empty_value(&self) -> bool {
+        self.is_empty()
+    }
+}
+
+/// True for an empty value (serde `skip_serializing_if` of `omit_empty` attributes).
+pub fn is_empty_value<T: Emptiness + ?Sized>(value: &T) -> bool {
+    value.is_empty_value()
+}
+
 /// Formats a float like Go's `%g`: the shortest digits that read back as the same float, in
 /// exponent form (`1e+06`) when the decimal exponent is below -4 or at least 6.
 pub fn format_go_g(value: f64) -> String {

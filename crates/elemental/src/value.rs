@@ -46,6 +46,20 @@ impl Value {
     }
 }
 
+impl Value {
+    /// The value of anything serializable, through its JSON form (`Null` if it cannot be
+    /// serialized). Used for nested models and external types.
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Value {
+        serde_json::to_value(value).map_or(Value::Null, |v| Value::from(&v))
+    }
+}
+
+impl From<serde_json::Value> for Value {
+    fn from(v: serde_json::Value) -> Self {
+        Value::from(&v)
+    }
+}
+
 impl From<&str> for Value {
     fn from(v: &str) -> Self {
         Value::String(v.to_string())
