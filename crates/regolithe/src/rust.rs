@@ -31,7 +31,9 @@ pub fn generate_rust(set: &SpecSet) -> Result<String, Problems> {
         use ::std::sync::LazyLock;
         use ::elemental::export::serde::{Deserialize, Serialize};
         use ::elemental::export::time::OffsetDateTime;
+        #[allow(unused_imports)]
         use ::elemental::validators::*;
+        #[allow(unused_imports)]
         use ::elemental::{
             AttributeSpecification, AttributeType, AttributeValues, EncodingType, Error, Errors,
             Identifiable, Identity, ModelIdentity, ModelRegistry, Operation, ParameterDefinition,

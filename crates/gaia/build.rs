@@ -1,0 +1,3 @@
+fn main() {
+    regolithe::build("specs", "model.rs");
+}
