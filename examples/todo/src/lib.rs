@@ -1,5 +1,6 @@
 //! The `todo` model: lists, tasks and users, generated at build time from `specs/` (the
-//! regolithe test fixture, unchanged).
+//! regolithe test fixture, unchanged), and the demo server that serves it from memory the way
+//! the reference Go session was recorded (`demo`, and the `todo` binary).
 //!
 //! ```
 //! use todo::model::{List, manager};
@@ -17,3 +18,5 @@
 pub mod model {
     include!(concat!(env!("OUT_DIR"), "/model.rs"));
 }
+
+pub mod demo;

@@ -1,0 +1,492 @@
+//! The dispatch pipeline of model routes, in bahamut's order:
+//! version -> parse -> rate limits -> relationships (405) -> authenticators (401) ->
+//! authorizers (403) -> read-only mode (423) -> processor presence (501) -> decode (400) ->
+//! validate (422) -> processor -> events -> audit -> encode.
+//!
+//! Everything up to the processor presence is shared ([`handle_model`]); decoding, validation,
+//! the processor call and encoding are typed ([`run_typed`]), one generic function for every
+//! operation.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use elemental::{
+    EncodingType, Error, Errors, Event, EventType, Identifiable, Operation, Request,
+    RequestContext, Sparse, validate_advanced_specification,
+};
+use futures_util::FutureExt;
+
+use crate::auth::{AuditRecord, AuthAction, AuthContext, IdentifiableRetriever};
+use crate::processor::{Context, Handler, Output};
+use crate::response::{Answer, Finish, error_response, model_response};
+use crate::server::Inner;
+use crate::{BoxError, HttpResponse};
+
+/// What the typed step needs.
+pub(crate) struct Job {
+    pub request: Request,
+    pub claims: Vec<String>,
+    pub retriever: Option<Arc<dyn IdentifiableRetriever>>,
+    pub recover_panics: bool,
+}
+
+/// What the typed step produced.
+pub(crate) enum Outcome {
+    /// An answer to encode, and the events to publish.
+    Answer(Answer, Vec<Event>),
+    /// The processor took over the response.
+    Custom(HttpResponse, Vec<Event>),
+    /// Errors to answer.
+    Failed(Errors),
+}
+
+fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Error {
+    Error::new(title, description, "bahamut", code)
+}
+
+/// The error a processor returned, as the client sees it.
+pub(crate) fn processor_errors(error: BoxError) -> Errors {
+    let error = match error.downcast::<Errors>() {
+        Ok(errors) => return *errors,
+        Err(other) => other,
+    };
+    match error.downcast::<Error>() {
+        Ok(e) => Errors::from(*e),
+        Err(other) => Errors::from(Error::new(
+            "Internal Server Error",
+            other.to_string(),
+            "elemental",
+            500,
+        )),
+    }
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+fn decode_error(e: Error) -> Errors {
+    Errors::from(bahamut_error("Bad Request", e.description, 400))
+}
+
+/// The typed step: decode and validate the input, call the processor, encode the output.
+pub(crate) async fn run_typed<T: Sparse>(
+    handlers: Arc<BTreeMap<Operation, Handler<T>>>,
+    job: Job,
+) -> Outcome {
+    let operation = job.request.operation;
+    let fields = job.request.fields.clone();
+    let accept = job.request.accept;
+    let mut ctx = Context::<T>::new(job.request, job.claims);
+    let handler_operation = match prepare(&mut ctx, job.retriever.as_deref()).await {
+        Ok(op) => op,
+        Err(errors) => return Outcome::Failed(errors),
+    };
+    let Some(handler) = handlers.get(&handler_operation).cloned() else {
+        return Outcome::Failed(Errors::from(bahamut_error(
+            "Not implemented",
+            format!(
+                "No handler for operation {} on {}",
+                operation,
+                T::IDENTITY.name
+            ),
+            501,
+        )));
+    };
+    let result = if job.recover_panics {
+        AssertUnwindSafe(handler(ctx)).catch_unwind().await
+    } else {
+        Ok(handler(ctx).await)
+    };
+    let mut ctx = match result {
+        Err(payload) => {
+            let message = panic_message(payload.as_ref());
+            tracing::error!(panic = %message, operation = %operation, identity = T::IDENTITY.name, "processor panicked");
+            return Outcome::Failed(Errors::from(bahamut_error(
+                "Internal Server Error",
+                format!("panic: {message}"),
+                500,
+            )));
+        }
+        Ok((_, Err(e))) => return Outcome::Failed(processor_errors(e)),
+        Ok((ctx, Ok(()))) => ctx,
+    };
+    let mut events = std::mem::take(&mut ctx.events);
+    if let Some(response) = ctx.response.take() {
+        return Outcome::Custom(response, events);
+    }
+    match encode_output(&mut ctx, operation, accept, &fields, &mut events) {
+        Ok(answer) => Outcome::Answer(answer, events),
+        Err(e) => Outcome::Failed(Errors::from(e)),
+    }
+}
+
+/// Decodes and validates the input; returns the operation whose handler must run (patch runs
+/// the update handler when a retriever is configured).
+async fn prepare<T: Sparse>(
+    ctx: &mut Context<T>,
+    retriever: Option<&dyn IdentifiableRetriever>,
+) -> Result<Operation, Errors> {
+    let request = &ctx.request;
+    match request.operation {
+        Operation::Create => {
+            let object: T = if request.data.is_empty() {
+                T::default()
+            } else {
+                request.decode().map_err(decode_error)?
+            };
+            check(&object, None, Operation::Create)?;
+            ctx.input = Some(object);
+            Ok(Operation::Create)
+        }
+        Operation::Update => {
+            let mut object: T = request.decode().map_err(decode_error)?;
+            object.set_id(&request.object_id);
+            let stored = load::<T>(retriever, request).await?;
+            check(&object, stored.as_ref(), Operation::Update)?;
+            ctx.input = Some(object);
+            ctx.stored = stored;
+            Ok(Operation::Update)
+        }
+        Operation::Patch => {
+            let sparse: T::Sparse = request.decode().map_err(decode_error)?;
+            let Some(stored) = load::<T>(retriever, request).await? else {
+                ctx.sparse_input = Some(sparse);
+                return Ok(Operation::Patch);
+            };
+            let mut merged = stored.clone();
+            merged.patch(&sparse);
+            merged.set_id(&request.object_id);
+            check(&merged, Some(&stored), Operation::Update)?;
+            ctx.input = Some(merged);
+            ctx.stored = Some(stored);
+            ctx.sparse_input = Some(sparse);
+            Ok(Operation::Update)
+        }
+        other => Ok(other),
+    }
+}
+
+fn check<T: Sparse>(object: &T, stored: Option<&T>, operation: Operation) -> Result<(), Errors> {
+    let mut errors = Errors::new();
+    errors.record_all(object.validate());
+    errors.record_all(validate_advanced_specification(
+        object,
+        stored.map(|s| s as &dyn Identifiable),
+        operation,
+    ));
+    errors.into_result()
+}
+
+async fn load<T: Sparse>(
+    retriever: Option<&dyn IdentifiableRetriever>,
+    request: &Request,
+) -> Result<Option<T>, Errors> {
+    let Some(retriever) = retriever else {
+        return Ok(None);
+    };
+    let stored = retriever.retrieve(request).await.map_err(Errors::from)?;
+    Ok(stored.as_any().downcast_ref::<T>().cloned())
+}
+
+fn event_type(operation: Operation) -> Option<EventType> {
+    match operation {
+        Operation::Create => Some(EventType::Create),
+        Operation::Update | Operation::Patch => Some(EventType::Update),
+        Operation::Delete => Some(EventType::Delete),
+        _ => None,
+    }
+}
+
+fn encode_output<T: Sparse>(
+    ctx: &mut Context<T>,
+    operation: Operation,
+    accept: EncodingType,
+    fields: &[String],
+    events: &mut Vec<Event>,
+) -> Result<Answer, Error> {
+    let output = std::mem::take(&mut ctx.output);
+    let (body, count) = match output {
+        Output::None => (None, 0),
+        Output::One(mut object) => {
+            object.blank_secrets();
+            if let Some(kind) = event_type(operation) {
+                events.push(Event::from_identifiable(kind, &object, EncodingType::Json)?);
+            }
+            let body = if fields.is_empty() {
+                elemental::encode(accept, &object)?
+            } else {
+                elemental::encode(accept, &object.to_sparse(fields))?
+            };
+            (Some(body), 0)
+        }
+        Output::Many(mut objects) => {
+            objects.iter_mut().for_each(Identifiable::blank_secrets);
+            let count = objects.len() as u64;
+            let body = if fields.is_empty() {
+                elemental::encode(accept, &objects)?
+            } else {
+                let sparse: Vec<T::Sparse> = objects.iter().map(|o| o.to_sparse(fields)).collect();
+                elemental::encode(accept, &sparse)?
+            };
+            (Some(body), count)
+        }
+    };
+    let status = match (&ctx.redirect, &body) {
+        (Some(_), _) => 302,
+        _ if operation == Operation::Info => 204,
+        (None, None) => ctx.status.unwrap_or(204),
+        (None, Some(_)) => ctx.status.unwrap_or(200),
+    };
+    Ok(Answer {
+        status,
+        body: if status == 204 {
+            Vec::new()
+        } else {
+            body.unwrap_or_default()
+        },
+        encoding: accept,
+        count: ctx.count.unwrap_or(count),
+        next: ctx.next.take(),
+        messages: std::mem::take(&mut ctx.messages),
+        location: ctx.redirect.take(),
+    })
+}
+
+/// The shared part of the pipeline, for a request on a model route.
+pub(crate) async fn handle_model(
+    inner: Arc<Inner>,
+    parts: http::request::Parts,
+    body: Bytes,
+    remote: Option<SocketAddr>,
+) -> HttpResponse {
+    let finish = Finish {
+        request_headers: &parts.headers,
+        cors: inner.options.cors.as_ref(),
+        compression: inner
+            .options
+            .compression
+            .then_some(inner.options.compression_threshold),
+    };
+    let (response, request, errors) = pipeline(&inner, &parts, body, remote, &finish).await;
+    if let Some(auditer) = &inner.options.auditer {
+        auditer.audit(&AuditRecord {
+            request: request.as_ref(),
+            status: response.status().as_u16(),
+            errors: errors.as_ref(),
+        });
+    }
+    response
+}
+
+type PipelineResult = (HttpResponse, Option<Request>, Option<Errors>);
+
+async fn pipeline(
+    inner: &Inner,
+    parts: &http::request::Parts,
+    body: Bytes,
+    remote: Option<SocketAddr>,
+    finish: &Finish<'_>,
+) -> PipelineResult {
+    let fail = |errors: Errors, request: Option<Request>| -> PipelineResult {
+        let trace = request
+            .as_ref()
+            .map_or("unknown", |r| r.request_id.as_str());
+        let errors = errors.with_trace(trace);
+        let encoding = request.as_ref().map_or(EncodingType::Json, |r| r.accept);
+        (
+            error_response(&errors, encoding, finish),
+            request,
+            Some(errors),
+        )
+    };
+    let options = &inner.options;
+    let path = parts.uri.path();
+    let stripped = crate::router::strip_prefix(path, &options.api_prefix).unwrap_or(path);
+    let version = match elemental::api_version_from_path(stripped) {
+        Ok((version, _)) => version,
+        Err(e) => return fail(Errors::from(e), None),
+    };
+    let Some(manager) = options.model_managers.get(&version) else {
+        return fail(
+            Errors::from(bahamut_error("Bad Request", "Unknown api version", 400)),
+            None,
+        );
+    };
+    let context = RequestContext {
+        api_prefix: &options.api_prefix,
+        remote_addr: remote,
+    };
+    let request = match Request::from_http(parts, body, *manager, &context) {
+        Ok(r) => r,
+        Err(errors) => return fail(errors, None),
+    };
+    if let Some(errors) = rate_limited(inner, &request) {
+        return fail(errors, Some(request));
+    }
+    if !manager.relationships().is_operation_allowed(
+        &request.identity,
+        &request.parent_identity,
+        request.operation,
+    ) {
+        let target = match request.operation {
+            Operation::RetrieveMany | Operation::Info | Operation::Patch => {
+                request.identity.category
+            }
+            _ => request.identity.name,
+        };
+        let description = format!(
+            "{} operation not allowed on {target}",
+            request.operation.camel_name()
+        );
+        return fail(
+            Errors::from(bahamut_error("Not allowed", description, 405)),
+            Some(request),
+        );
+    }
+    let mut claims = Vec::new();
+    if let Err(errors) = authenticate(inner, &request, &mut claims).await {
+        return fail(errors, Some(request));
+    }
+    if options.read_only
+        && request.operation.is_write()
+        && !options.read_only_exclusions.contains(request.identity.name)
+    {
+        let e = bahamut_error(
+            "Locked",
+            "This api is currently locked. Please try again later",
+            423,
+        );
+        return fail(Errors::from(e), Some(request));
+    }
+    let processor = inner.processors.get(request.identity.name).cloned();
+    let needed = match request.operation {
+        Operation::Patch if options.retriever.is_some() => Operation::Update,
+        op => op,
+    };
+    let Some(processor) = processor.filter(|p| p.operations().contains(&needed)) else {
+        let description = format!(
+            "No handler for operation {} on {}",
+            request.operation, request.identity.name
+        );
+        return fail(
+            Errors::from(bahamut_error("Not implemented", description, 501)),
+            Some(request),
+        );
+    };
+    let job = Job {
+        request: request.clone(),
+        claims,
+        retriever: options.retriever.clone(),
+        recover_panics: options.recover_panics,
+    };
+    let outcome = match options.write_timeout.is_zero() {
+        true => processor.run(job).await,
+        false => match tokio::time::timeout(options.write_timeout, processor.run(job)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Failed(Errors::from(bahamut_error(
+                "Service Unavailable",
+                "The request took too long to process",
+                503,
+            ))),
+        },
+    };
+    match outcome {
+        Outcome::Failed(errors) => fail(errors, Some(request)),
+        Outcome::Custom(response, events) => {
+            publish(inner, events);
+            (response, Some(request), None)
+        }
+        Outcome::Answer(answer, events) => {
+            publish(inner, events);
+            (model_response(answer, finish), Some(request), None)
+        }
+    }
+}
+
+fn publish(inner: &Inner, events: Vec<Event>) {
+    if events.is_empty() {
+        return;
+    }
+    match &inner.options.event_publisher {
+        Some(publisher) => publisher.publish(events),
+        None => tracing::debug!(count = events.len(), "no event publisher: events dropped"),
+    }
+}
+
+fn rate_limited(inner: &Inner, request: &Request) -> Option<Errors> {
+    let exceeded = || {
+        Errors::from(bahamut_error(
+            "Rate Limit",
+            "You have exceeded your rate limit",
+            429,
+        ))
+    };
+    if inner
+        .options
+        .rate_limit
+        .as_ref()
+        .is_some_and(|l| !l.allow())
+    {
+        return Some(exceeded());
+    }
+    let limit = inner
+        .options
+        .identity_rate_limits
+        .get(request.identity.name)?;
+    let counted = limit.condition.as_ref().is_none_or(|c| c(request));
+    (counted && !limit.limit.allow()).then(exceeded)
+}
+
+async fn authenticate(
+    inner: &Inner,
+    request: &Request,
+    claims: &mut Vec<String>,
+) -> Result<(), Errors> {
+    let options = &inner.options;
+    if !options.authenticators.is_empty() {
+        let mut decision = AuthAction::Continue;
+        for authenticator in &options.authenticators {
+            let mut ctx = AuthContext { request, claims };
+            decision = authenticator
+                .authenticate(&mut ctx)
+                .await
+                .map_err(Errors::from)?;
+            if decision != AuthAction::Continue {
+                break;
+            }
+        }
+        if decision != AuthAction::Ok {
+            return Err(Errors::from(bahamut_error(
+                "Unauthorized",
+                "You are not authorized to access this resource.",
+                401,
+            )));
+        }
+    }
+    if !options.authorizers.is_empty() {
+        let mut decision = AuthAction::Continue;
+        for authorizer in &options.authorizers {
+            let mut ctx = AuthContext { request, claims };
+            decision = authorizer.authorize(&mut ctx).await.map_err(Errors::from)?;
+            if decision != AuthAction::Continue {
+                break;
+            }
+        }
+        if decision != AuthAction::Ok {
+            return Err(Errors::from(bahamut_error(
+                "Forbidden",
+                "You are not allowed to access this resource.",
+                403,
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! The health server: `GET /` answers 204 when healthy, 500 when the health check fails, and 503
+//! from the moment shutdown starts.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use http::{Method, StatusCode};
+
+use crate::HttpResponse;
+use crate::response::bare;
+use crate::server::Inner;
+
+pub(crate) async fn handle(inner: Arc<Inner>, method: &Method, path: &str) -> HttpResponse {
+    if path != "/" || !(method == Method::GET || method == Method::HEAD) {
+        return bare(StatusCode::NOT_FOUND);
+    }
+    if !inner.healthy.load(Ordering::SeqCst) {
+        return bare(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    match &inner.options.health_handler {
+        None => bare(StatusCode::NO_CONTENT),
+        Some(check) => match check().await {
+            Ok(()) => bare(StatusCode::NO_CONTENT),
+            Err(message) => {
+                tracing::warn!(%message, "health check failed");
+                let mut response = bare(StatusCode::INTERNAL_SERVER_ERROR);
+                *response.body_mut() = http_body_util::Full::new(message.into());
+                response
+            }
+        },
+    }
+}

@@ -1,0 +1,347 @@
+//! Server options, in the bahamut style: a builder where every setting has a documented default.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use elemental::{Identity, ModelManager};
+
+use crate::auth::{Auditer, IdentifiableRetriever, RequestAuthenticator, RequestAuthorizer};
+use crate::cors::CorsPolicy;
+use crate::events::EventPublisher;
+use crate::ratelimit::RateLimit;
+use crate::{BoxFuture, HttpResponse};
+
+/// A hook run after start or before stop.
+pub type Hook = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+/// A custom handler for a route: receives the request parts and body.
+pub type RouteHandler = Arc<
+    dyn Fn(http::request::Parts, bytes::Bytes) -> BoxFuture<'static, HttpResponse> + Send + Sync,
+>;
+/// A custom health check: `Err` answers 500 with the message.
+pub type HealthHandler = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// Decides whether a request counts against an identity's rate limit.
+pub type RateLimitCondition = Arc<dyn Fn(&elemental::Request) -> bool + Send + Sync>;
+
+/// A per-identity rate limit, optionally applied only to some requests.
+#[derive(Clone)]
+pub struct IdentityRateLimit {
+    /// The limit.
+    pub limit: RateLimit,
+    /// When set, only requests for which it returns true are counted.
+    pub condition: Option<RateLimitCondition>,
+}
+
+/// Every option of a server. Build with [`Options::new`] and the `with_*` methods.
+#[derive(Clone)]
+pub struct Options {
+    // ReST server
+    /// ReST listen address. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// A listener to use instead of binding `listen` (tests use port 0). Default none.
+    pub listener: Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>,
+    /// Time allowed to read a request's headers, also the idle time of a kept-alive connection.
+    /// Default 120 s.
+    pub read_timeout: Duration,
+    /// Time allowed to process a request and write its response; 0 disables. Default 0.
+    pub write_timeout: Duration,
+    /// Largest accepted request body, in bytes. Default 16 MiB.
+    pub max_body_size: usize,
+    /// Most connections served at once; further ones wait to be accepted. Default 10,000.
+    pub max_connections: usize,
+    /// Gzip responses larger than `compression_threshold` when the client accepts it.
+    /// Default on.
+    pub compression: bool,
+    /// Smallest body, in bytes, that is compressed. Default 1400.
+    pub compression_threshold: usize,
+    /// HTTP keep-alive. Default on.
+    pub keep_alive: bool,
+    /// Prefix of the model routes (`api` serves `/api/lists`). Default none.
+    pub api_prefix: String,
+    /// Handler of `GET /`. Default: 200 with an empty body.
+    pub root_handler: Option<RouteHandler>,
+    /// How long to wait for in-flight requests at shutdown. Default 60 s.
+    pub drain_timeout: Duration,
+    // Model
+    /// Model managers by API version (`/v/N`). Version 0 serves requests without `/v/N`.
+    pub model_managers: BTreeMap<u32, &'static dyn ModelManager>,
+    /// Read-only mode: every write answers 423, except on `read_only_exclusions`.
+    pub read_only: bool,
+    /// Identities that stay writable in read-only mode.
+    pub read_only_exclusions: BTreeSet<&'static str>,
+    /// Loads the stored object for update and patch, so that read-only and creation-only
+    /// attributes are checked against it and patches are merged into it. Default none.
+    pub retriever: Option<Arc<dyn IdentifiableRetriever>>,
+    // Health
+    /// Health listen address. Default none (no health server).
+    pub health_listen: Option<SocketAddr>,
+    /// A listener to use instead of binding `health_listen`.
+    pub health_listener: Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>,
+    /// Custom health check. Default: always healthy.
+    pub health_handler: Option<HealthHandler>,
+    // Service info
+    /// Service name, served on `/_meta/name`. Default `bahamut`.
+    pub service_name: String,
+    /// Service version, added to `/_meta/version` when set.
+    pub service_version: Option<String>,
+    /// More versions for `/_meta/version` (component -> version).
+    pub sub_versions: BTreeMap<String, String>,
+    // Security
+    /// Request authenticators, in order. Default none (everything is authenticated).
+    pub authenticators: Vec<Arc<dyn RequestAuthenticator>>,
+    /// Request authorizers, in order. Default none (everything is authorized).
+    pub authorizers: Vec<Arc<dyn RequestAuthorizer>>,
+    /// Called once per model request, with its error if any. Default none.
+    pub auditer: Option<Arc<dyn Auditer>>,
+    /// CORS policy. Default none (no CORS headers, `OPTIONS` answers 405).
+    pub cors: Option<CorsPolicy>,
+    // Rate limiting
+    /// A limit on all model requests. Default none.
+    pub rate_limit: Option<RateLimit>,
+    /// Limits per identity name. Default none.
+    pub identity_rate_limits: BTreeMap<&'static str, IdentityRateLimit>,
+    // Hooks and events
+    /// Run once the listeners are ready.
+    pub post_start_hook: Option<Hook>,
+    /// Run when shutdown starts, before draining.
+    pub pre_stop_hook: Option<Hook>,
+    /// Catch panics of processors and answer 500. Default on.
+    pub recover_panics: bool,
+    /// Where the events of completed writes go. Default none (events are dropped).
+    pub event_publisher: Option<Arc<dyn EventPublisher>>,
+    /// Routes served by custom handlers (exact path -> handler), checked before model routes.
+    pub custom_routes: BTreeMap<String, RouteHandler>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Options {
+    /// Options with every default.
+    pub fn new() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            listener: None,
+            read_timeout: Duration::from_secs(120),
+            write_timeout: Duration::ZERO,
+            max_body_size: 16 << 20,
+            max_connections: 10_000,
+            compression: true,
+            compression_threshold: 1400,
+            keep_alive: true,
+            api_prefix: String::new(),
+            root_handler: None,
+            drain_timeout: Duration::from_secs(60),
+            model_managers: BTreeMap::new(),
+            read_only: false,
+            read_only_exclusions: BTreeSet::new(),
+            retriever: None,
+            health_listen: None,
+            health_listener: None,
+            health_handler: None,
+            service_name: "bahamut".to_string(),
+            service_version: None,
+            sub_versions: BTreeMap::new(),
+            authenticators: Vec::new(),
+            authorizers: Vec::new(),
+            auditer: None,
+            cors: None,
+            rate_limit: None,
+            identity_rate_limits: BTreeMap::new(),
+            post_start_hook: None,
+            pre_stop_hook: None,
+            recover_panics: true,
+            event_publisher: None,
+            custom_routes: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the ReST listen address.
+    pub fn with_listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// Serves ReST on an already bound listener.
+    pub fn with_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.listener = Some(Arc::new(std::sync::Mutex::new(Some(listener))));
+        self
+    }
+
+    /// Sets the read (and idle) timeout.
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Sets the processing and write timeout (0 disables it).
+    pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Sets the largest accepted body.
+    pub fn with_max_body_size(mut self, bytes: usize) -> Self {
+        self.max_body_size = bytes;
+        self
+    }
+
+    /// Sets the most connections served at once.
+    pub fn with_max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections.max(1);
+        self
+    }
+
+    /// Turns gzip compression on or off.
+    pub fn with_compression(mut self, on: bool) -> Self {
+        self.compression = on;
+        self
+    }
+
+    /// Turns keep-alive on or off.
+    pub fn with_keep_alive(mut self, on: bool) -> Self {
+        self.keep_alive = on;
+        self
+    }
+
+    /// Serves model routes under a prefix.
+    pub fn with_api_prefix(mut self, prefix: &str) -> Self {
+        self.api_prefix = prefix.trim_matches('/').to_string();
+        self
+    }
+
+    /// Answers `GET /` with a custom handler.
+    pub fn with_root_handler(mut self, handler: RouteHandler) -> Self {
+        self.root_handler = Some(handler);
+        self
+    }
+
+    /// Sets how long shutdown waits for in-flight requests.
+    pub fn with_drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// Serves a model manager as API version `version`.
+    pub fn with_model(mut self, version: u32, manager: &'static dyn ModelManager) -> Self {
+        self.model_managers.insert(version, manager);
+        self
+    }
+
+    /// Turns read-only mode on, keeping some identities writable.
+    pub fn with_read_only(mut self, on: bool, exclusions: &[Identity]) -> Self {
+        self.read_only = on;
+        self.read_only_exclusions = exclusions.iter().map(|i| i.name).collect();
+        self
+    }
+
+    /// Loads stored objects for update and patch.
+    pub fn with_retriever(mut self, retriever: Arc<dyn IdentifiableRetriever>) -> Self {
+        self.retriever = Some(retriever);
+        self
+    }
+
+    /// Starts a health server on this address.
+    pub fn with_health_listen(mut self, addr: SocketAddr) -> Self {
+        self.health_listen = Some(addr);
+        self
+    }
+
+    /// Starts a health server on an already bound listener.
+    pub fn with_health_listener(mut self, listener: std::net::TcpListener) -> Self {
+        self.health_listener = Some(Arc::new(std::sync::Mutex::new(Some(listener))));
+        self
+    }
+
+    /// Sets a custom health check.
+    pub fn with_health_handler(mut self, handler: HealthHandler) -> Self {
+        self.health_handler = Some(handler);
+        self
+    }
+
+    /// Sets the service name, version and sub-versions.
+    pub fn with_service_info(
+        mut self,
+        name: &str,
+        version: Option<&str>,
+        sub_versions: &[(&str, &str)],
+    ) -> Self {
+        self.service_name = name.to_string();
+        self.service_version = version.map(str::to_string);
+        self.sub_versions = sub_versions
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self
+    }
+
+    /// Adds a request authenticator.
+    pub fn with_authenticator(mut self, authenticator: Arc<dyn RequestAuthenticator>) -> Self {
+        self.authenticators.push(authenticator);
+        self
+    }
+
+    /// Adds a request authorizer.
+    pub fn with_authorizer(mut self, authorizer: Arc<dyn RequestAuthorizer>) -> Self {
+        self.authorizers.push(authorizer);
+        self
+    }
+
+    /// Sets the auditer.
+    pub fn with_auditer(mut self, auditer: Arc<dyn Auditer>) -> Self {
+        self.auditer = Some(auditer);
+        self
+    }
+
+    /// Sets the CORS policy.
+    pub fn with_cors(mut self, policy: CorsPolicy) -> Self {
+        self.cors = Some(policy);
+        self
+    }
+
+    /// Limits all model requests.
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// Limits the requests on one identity, optionally only those matching `condition`.
+    pub fn with_identity_rate_limit(
+        mut self,
+        identity: Identity,
+        limit: RateLimit,
+        condition: Option<RateLimitCondition>,
+    ) -> Self {
+        self.identity_rate_limits
+            .insert(identity.name, IdentityRateLimit { limit, condition });
+        self
+    }
+
+    /// Runs a hook once the server is ready.
+    pub fn with_post_start_hook(mut self, hook: Hook) -> Self {
+        self.post_start_hook = Some(hook);
+        self
+    }
+
+    /// Runs a hook when shutdown starts.
+    pub fn with_pre_stop_hook(mut self, hook: Hook) -> Self {
+        self.pre_stop_hook = Some(hook);
+        self
+    }
+
+    /// Turns panic recovery on or off.
+    pub fn with_panic_recovery(mut self, on: bool) -> Self {
+        self.recover_panics = on;
+        self
+    }
+
+    /// Sends the events of completed writes to a publisher.
+    pub fn with_event_publisher(mut self, publisher: Arc<dyn EventPublisher>) -> Self {
+        self.event_publisher = Some(publisher);
+        self
+    }
+}

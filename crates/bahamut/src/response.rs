@@ -1,0 +1,225 @@
+//! Writing responses: the headers every bahamut answer carries, error arrays, gzip.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use elemental::{ACCEPTED_ENCODINGS, EncodingType, Errors};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::Full;
+
+use crate::HttpResponse;
+use crate::cors::CorsPolicy;
+
+/// What a model answer is made of, before headers are written.
+#[derive(Debug, Default)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub encoding: EncodingType,
+    pub count: u64,
+    pub next: Option<String>,
+    pub messages: Vec<String>,
+    pub location: Option<String>,
+}
+
+/// What the server needs of the request to finish an answer.
+pub(crate) struct Finish<'a> {
+    pub request_headers: &'a HeaderMap,
+    pub cors: Option<&'a CorsPolicy>,
+    pub compression: Option<usize>,
+}
+
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .any(|v| {
+            v.to_str().is_ok_and(|v| {
+                v.split(',').any(|item| {
+                    let mut parts = item.trim().split(';');
+                    let coding = parts.next().unwrap_or_default().trim();
+                    let refused = parts.any(|p| p.trim().replace(' ', "") == "q=0");
+                    (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+                })
+            })
+        })
+}
+
+fn gzip(body: &[u8]) -> Option<Vec<u8>> {
+    let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
+    encoder.write_all(body).ok()?;
+    encoder.finish().ok()
+}
+
+fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// An answer of a model route: `Accept`, CORS, `Content-Type`, `Vary`, `X-Count-Total`,
+/// `X-Messages`, `X-Next` (in the reference's order), gzip above the threshold.
+pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static(ACCEPTED_ENCODINGS),
+    );
+    if let Some(cors) = finish.cors {
+        cors.add_response_headers(
+            finish.request_headers.get(http::header::ORIGIN),
+            &mut headers,
+        );
+    }
+    let mut body = answer.body;
+    if let Some(threshold) = finish.compression {
+        if body.len() > threshold && accepts_gzip(finish.request_headers) {
+            if let Some(compressed) = gzip(&body) {
+                body = compressed;
+                headers.insert(
+                    http::header::CONTENT_ENCODING,
+                    HeaderValue::from_static("gzip"),
+                );
+            }
+        }
+    }
+    if let Some(location) = answer
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
+        headers.insert(http::header::LOCATION, location);
+    }
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(answer.encoding.content_type_header()),
+    );
+    headers.insert(
+        http::header::VARY,
+        HeaderValue::from_static("Accept-Encoding"),
+    );
+    headers.insert("x-count-total", HeaderValue::from(answer.count));
+    if !answer.messages.is_empty() {
+        if let Ok(v) = HeaderValue::from_str(&answer.messages.join(";")) {
+            headers.insert("x-messages", v);
+        }
+    }
+    if let Some(next) = answer
+        .next
+        .as_deref()
+        .and_then(|n| HeaderValue::from_str(n).ok())
+    {
+        headers.insert("x-next", next);
+    }
+    build(status(answer.status), headers, body.into())
+}
+
+/// An error array answer of a model route, in the client's encoding.
+pub(crate) fn error_response(
+    errors: &Errors,
+    encoding: EncodingType,
+    finish: &Finish<'_>,
+) -> HttpResponse {
+    let body = elemental::encode(encoding, errors)
+        .or_else(|_| elemental::encode(EncodingType::Json, errors))
+        .unwrap_or_default();
+    model_response(
+        Answer {
+            status: errors.code(),
+            body,
+            encoding,
+            ..Answer::default()
+        },
+        finish,
+    )
+}
+
+/// The 404 of a path no route serves (no `Vary`, as in the reference).
+pub(crate) fn not_found(cors: Option<&CorsPolicy>, request_headers: &HeaderMap) -> HttpResponse {
+    let errors = Errors::from(
+        elemental::Error::new(
+            "Not Found",
+            "Unable to find the requested resource",
+            "bahamut",
+            404,
+        )
+        .with_trace("unknown"),
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static(ACCEPTED_ENCODINGS),
+    );
+    if let Some(cors) = cors {
+        cors.add_response_headers(request_headers.get(http::header::ORIGIN), &mut headers);
+    }
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(EncodingType::Json.content_type_header()),
+    );
+    headers.insert("x-count-total", HeaderValue::from_static("0"));
+    let body = serde_json::to_vec(&errors).unwrap_or_default();
+    build(StatusCode::NOT_FOUND, headers, body.into())
+}
+
+/// A bare answer with no header but `Date` and `Content-Length` (root, 405 of the router).
+pub(crate) fn bare(code: StatusCode) -> HttpResponse {
+    build(code, HeaderMap::new(), Bytes::new())
+}
+
+/// A meta answer: `Accept` and the given content type.
+pub(crate) fn meta(content_type: &'static str, body: Vec<u8>) -> HttpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static(ACCEPTED_ENCODINGS),
+    );
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(content_type),
+    );
+    build(StatusCode::OK, headers, body.into())
+}
+
+/// A CORS preflight answer.
+pub(crate) fn preflight(cors: &CorsPolicy, request_headers: &HeaderMap) -> HttpResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static(ACCEPTED_ENCODINGS),
+    );
+    cors.add_preflight_headers(request_headers.get(http::header::ORIGIN), &mut headers);
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(EncodingType::Json.content_type_header()),
+    );
+    build(StatusCode::OK, headers, Bytes::new())
+}
+
+fn build(status: StatusCode, headers: HeaderMap, body: Bytes) -> HttpResponse {
+    let mut response = http::Response::new(Full::new(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_negotiation() {
+        let mut h = HeaderMap::new();
+        assert!(!accepts_gzip(&h));
+        h.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("deflate, gzip;q=1.0"),
+        );
+        assert!(accepts_gzip(&h));
+        h.insert(
+            http::header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0"),
+        );
+        assert!(!accepts_gzip(&h));
+    }
+}

@@ -1,0 +1,406 @@
+//! The server: processors, routes info, and `run` until the shutdown signal, then a graceful
+//! drain.
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use elemental::{Errors, Identity, Operation, Sparse};
+use futures_util::FutureExt;
+use http::StatusCode;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+use crate::HttpResponse;
+use crate::meta::{RouteInfo, routes_for, to_json_indented};
+use crate::options::{Options, RouteHandler};
+use crate::processor::{ErasedProcessor, ProcessorSet, Registered};
+use crate::response::{Finish, bare, error_response, meta, not_found, preflight};
+use crate::router::{Route, route};
+
+/// Why the server could not be set up or run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A processor is already registered for this identity.
+    #[error("a processor is already registered for identity '{0}'")]
+    AlreadyRegistered(&'static str),
+    /// No processor is registered for this identity.
+    #[error("no processor is registered for identity '{0}'")]
+    NotRegistered(&'static str),
+    /// No model manager was given.
+    #[error("no model manager: add one with Options::with_model")]
+    NoModel,
+    /// A listener could not be set up.
+    #[error("cannot listen on {what}: {source}")]
+    Listen {
+        /// Which listener.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// What the running server shares with its connections.
+pub(crate) struct Inner {
+    pub options: Options,
+    pub processors: HashMap<&'static str, Arc<dyn ErasedProcessor>>,
+    pub healthy: AtomicBool,
+    routes: BTreeMap<String, Vec<RouteInfo>>,
+    versions: BTreeMap<String, String>,
+}
+
+/// An API server: create it with options, register one processor per identity, then run it.
+pub struct Server {
+    options: Options,
+    processors: HashMap<&'static str, Arc<dyn ErasedProcessor>>,
+}
+
+impl Server {
+    /// A server with these options and no processor.
+    pub fn new(options: Options) -> Self {
+        Self {
+            options,
+            processors: HashMap::new(),
+        }
+    }
+
+    /// Registers the processor of an identity.
+    pub fn register_processor<T: Sparse, P: Send + Sync + 'static>(
+        &mut self,
+        set: ProcessorSet<T, P>,
+    ) -> Result<(), ServerError> {
+        let identity = T::IDENTITY.name;
+        if self.processors.contains_key(identity) {
+            return Err(ServerError::AlreadyRegistered(identity));
+        }
+        self.processors
+            .insert(identity, Arc::new(Registered::new(set)));
+        Ok(())
+    }
+
+    /// Removes the processor of an identity.
+    pub fn unregister_processor(&mut self, identity: Identity) -> Result<(), ServerError> {
+        self.processors
+            .remove(identity.name)
+            .map(|_| ())
+            .ok_or(ServerError::NotRegistered(identity.name))
+    }
+
+    /// The operations served for an identity, if it has a processor.
+    pub fn processor_for_identity(&self, identity: Identity) -> Option<Vec<Operation>> {
+        self.processors.get(identity.name).map(|p| p.operations())
+    }
+
+    /// How many processors are registered.
+    pub fn processors_count(&self) -> usize {
+        self.processors.len()
+    }
+
+    /// Serves `path` (exact match, any method) with a custom handler, before model routes.
+    pub fn add_route(&mut self, path: &str, handler: RouteHandler) {
+        self.options.custom_routes.insert(path.to_string(), handler);
+    }
+
+    /// The routes served, by API version.
+    pub fn routes_info(&self) -> BTreeMap<String, Vec<RouteInfo>> {
+        let has = |name: &str| self.processors.contains_key(name);
+        self.options
+            .model_managers
+            .iter()
+            .map(|(version, manager)| (version.to_string(), routes_for(*manager, &has)))
+            .collect()
+    }
+
+    /// The versions of the server's components, as `/_meta/version` shows them.
+    pub fn versions_info(&self) -> BTreeMap<String, String> {
+        let mut versions = BTreeMap::from([
+            ("bahamut".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            (
+                "elemental".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
+        ]);
+        if let Some(v) = &self.options.service_version {
+            versions.insert(self.options.service_name.clone(), v.clone());
+        }
+        versions.extend(self.options.sub_versions.clone());
+        versions
+    }
+
+    /// Runs until `shutdown` completes, then drains: health turns 503, the pre-stop hook runs,
+    /// no new connection is accepted, and in-flight requests finish (up to the drain timeout).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        if self.options.model_managers.is_empty() {
+            return Err(ServerError::NoModel);
+        }
+        let rest = listener(
+            &self.options.listener,
+            Some(self.options.listen),
+            "the ReST address",
+        )
+        .await?;
+        let health = match (&self.options.health_listener, self.options.health_listen) {
+            (None, None) => None,
+            (custom, addr) => Some(listener(custom, addr, "the health address").await?),
+        };
+        let inner = Arc::new(Inner {
+            routes: self.routes_info(),
+            versions: self.versions_info(),
+            options: self.options,
+            processors: self.processors,
+            healthy: AtomicBool::new(true),
+        });
+        let rest = rest.ok_or(ServerError::NoModel)?;
+        tracing::info!(address = %rest.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "ReST server listening");
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let health_task = health
+            .flatten()
+            .map(|listener| tokio::spawn(serve_health(inner.clone(), listener)));
+        if let Some(hook) = &inner.options.post_start_hook {
+            hook().await;
+        }
+        let connections = accept_until(inner.clone(), rest, shutdown, stop_rx).await;
+        tracing::info!("shutdown started: draining");
+        inner.healthy.store(false, Ordering::SeqCst);
+        if let Some(hook) = &inner.options.pre_stop_hook {
+            hook().await;
+        }
+        let _ = stop_tx.send(true);
+        drain(connections, inner.options.drain_timeout).await;
+        if let Some(task) = health_task {
+            task.abort();
+        }
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+type SharedListener = Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>;
+
+async fn listener(
+    custom: &SharedListener,
+    addr: Option<SocketAddr>,
+    what: &str,
+) -> Result<Option<TcpListener>, ServerError> {
+    let error = |source| ServerError::Listen {
+        what: what.to_string(),
+        source,
+    };
+    let taken = custom
+        .as_ref()
+        .and_then(|m| m.lock().ok().and_then(|mut l| l.take()));
+    match (taken, addr) {
+        (Some(std_listener), _) => {
+            std_listener.set_nonblocking(true).map_err(error)?;
+            TcpListener::from_std(std_listener).map(Some).map_err(error)
+        }
+        (None, Some(addr)) => TcpListener::bind(addr).await.map(Some).map_err(error),
+        (None, None) => Ok(None),
+    }
+}
+
+async fn accept_until(
+    inner: Arc<Inner>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    stop: watch::Receiver<bool>,
+) -> JoinSet<()> {
+    let permits = Arc::new(Semaphore::new(inner.options.max_connections));
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut shutdown => break,
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        match accepted {
+            Ok((stream, remote)) => {
+                let (inner, stop) = (inner.clone(), stop.clone());
+                connections.spawn(async move {
+                    serve_connection(inner, stream, remote, stop).await;
+                    drop(permit);
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "accept failed"),
+        }
+    }
+    connections
+}
+
+async fn drain(mut connections: JoinSet<()>, timeout: std::time::Duration) {
+    let all_done = async { while connections.join_next().await.is_some() {} };
+    if tokio::time::timeout(timeout, all_done).await.is_err() {
+        tracing::warn!(
+            remaining = connections.len(),
+            "drain timeout: closing the remaining connections"
+        );
+        connections.shutdown().await;
+    }
+}
+
+async fn serve_connection(
+    inner: Arc<Inner>,
+    stream: TcpStream,
+    remote: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    let io = TokioIo::new(stream);
+    let service_inner = inner.clone();
+    let service = service_fn(move |request| {
+        let inner = service_inner.clone();
+        async move { Ok::<_, Infallible>(handle(inner, request, remote).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .keep_alive(inner.options.keep_alive)
+        .title_case_headers(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(inner.options.read_timeout);
+    let connection = builder.serve_connection(io, service).with_upgrades();
+    tokio::pin!(connection);
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, %remote, "connection ended with an error");
+            }
+        }
+        () = stopping(&mut stop) => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}
+
+/// Completes when shutdown starts.
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+async fn read_body(inner: &Inner, body: Incoming) -> Result<Bytes, Errors> {
+    let max = inner.options.max_body_size;
+    match Limited::new(body, max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(Errors::from(elemental::Error::new(
+                "Request Entity Too Large",
+                format!("The request body is larger than {max} bytes"),
+                "bahamut",
+                413,
+            )))
+        }
+        Err(e) => Err(Errors::from(elemental::Error::new(
+            "Bad Request",
+            format!("Unable to read body of request: {e}"),
+            "bahamut",
+            400,
+        ))),
+    }
+}
+
+async fn handle(
+    inner: Arc<Inner>,
+    request: http::Request<Incoming>,
+    remote: SocketAddr,
+) -> HttpResponse {
+    let (parts, body) = request.into_parts();
+    let finish = Finish {
+        request_headers: &parts.headers,
+        cors: inner.options.cors.as_ref(),
+        compression: None,
+    };
+    let body = match read_body(&inner, body).await {
+        Ok(body) => body,
+        Err(errors) => {
+            return error_response(
+                &errors.with_trace("unknown"),
+                elemental::EncodingType::Json,
+                &finish,
+            );
+        }
+    };
+    match route(&parts.method, parts.uri.path(), &inner.options) {
+        Route::Model => {
+            crate::dispatch::handle_model(inner.clone(), parts, body, Some(remote)).await
+        }
+        Route::Root => match &inner.options.root_handler {
+            Some(handler) => custom(handler, parts, body).await,
+            None => bare(StatusCode::OK),
+        },
+        Route::Custom(handler) => custom(&handler, parts, body).await,
+        Route::MetaName => meta(
+            "text/plain",
+            inner.options.service_name.clone().into_bytes(),
+        ),
+        Route::MetaVersion => meta(
+            elemental::EncodingType::Json.content_type_header(),
+            to_json_indented(&inner.versions),
+        ),
+        Route::MetaRoutes => meta(
+            elemental::EncodingType::Json.content_type_header(),
+            serde_json::to_vec(&inner.routes).unwrap_or_default(),
+        ),
+        Route::Preflight => match &inner.options.cors {
+            Some(cors) => preflight(cors, &parts.headers),
+            None => bare(StatusCode::METHOD_NOT_ALLOWED),
+        },
+        Route::MethodNotAllowed => bare(StatusCode::METHOD_NOT_ALLOWED),
+        Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers),
+    }
+}
+
+async fn custom(handler: &RouteHandler, parts: http::request::Parts, body: Bytes) -> HttpResponse {
+    match AssertUnwindSafe(handler(parts, body)).catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::error!("custom route handler panicked");
+            bare(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Serves health checks until the task is aborted (after the drain, so that it answers 503
+/// while ReST drains).
+async fn serve_health(inner: Arc<Inner>, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let inner = inner.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: http::Request<Incoming>| {
+                let inner = inner.clone();
+                async move {
+                    Ok::<_, Infallible>(
+                        crate::health::handle(inner, request.method(), request.uri().path()).await,
+                    )
+                }
+            });
+            let _ = http1::Builder::new()
+                .title_case_headers(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
