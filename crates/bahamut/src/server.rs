@@ -171,11 +171,7 @@ impl Server {
             hook().await;
         }
         let connections = accept_until(inner.clone(), rest, shutdown, stop_rx).await;
-        tracing::info!("shutdown started: draining");
-        inner.healthy.store(false, Ordering::SeqCst);
-        if let Some(hook) = &inner.options.pre_stop_hook {
-            hook().await;
-        }
+        // The listener is closed now: new connections are refused.
         let _ = stop_tx.send(true);
         drain(connections, inner.options.drain_timeout).await;
         if let Some(task) = health_task {
@@ -243,6 +239,11 @@ async fn accept_until(
             Err(e) => tracing::warn!(error = %e, "accept failed"),
         }
     }
+    tracing::info!("shutdown started");
+    if let Some(hook) = &inner.options.pre_stop_hook {
+        hook().await;
+    }
+    inner.healthy.store(false, Ordering::SeqCst);
     connections
 }
 
