@@ -24,8 +24,14 @@ struct Bodies {
 fn answer(body: Bytes, count: usize) -> http::Response<Full<Bytes>> {
     let mut response = http::Response::new(Full::new(body));
     let h = response.headers_mut();
-    h.insert("accept", http::HeaderValue::from_static("application/msgpack,application/json"));
-    h.insert("content-type", http::HeaderValue::from_static("application/json; charset=UTF-8"));
+    h.insert(
+        "accept",
+        http::HeaderValue::from_static("application/msgpack,application/json"),
+    );
+    h.insert(
+        "content-type",
+        http::HeaderValue::from_static("application/json; charset=UTF-8"),
+    );
     h.insert("vary", http::HeaderValue::from_static("Accept-Encoding"));
     h.insert("x-count-total", http::HeaderValue::from(count));
     response
@@ -40,7 +46,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let listen: SocketAddr = listen.parse()?;
     let read = |name: &str| std::fs::read(format!("{dir}/{name}")).map(Bytes::from);
-    let bodies = Arc::new(Bodies { one: read("one.json")?, many: read("many.json")?, create: read("create.json")? });
+    let bodies = Arc::new(Bodies {
+        one: read("one.json")?,
+        many: read("many.json")?,
+        create: read("create.json")?,
+    });
     let listener = tokio::net::TcpListener::bind(listen).await?;
     loop {
         let (stream, _) = listener.accept().await?;
@@ -59,7 +69,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     Ok::<_, Infallible>(response)
                 }
             });
-            let _ = http1::Builder::new().title_case_headers(true).serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .title_case_headers(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
