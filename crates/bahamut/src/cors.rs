@@ -71,25 +71,16 @@ impl CorsPolicy {
 
     /// Adds the headers of an ordinary response to a request from `origin`.
     pub fn add_response_headers(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
-        let Some(origin) = origin.filter(|o| o.to_str().is_ok_and(|o| self.allowed_origin(o)))
-        else {
-            return;
-        };
-        if self.allow_credentials {
-            headers.insert(
-                "access-control-allow-credentials",
-                HeaderValue::from_static("true"),
-            );
-        }
-        headers.insert("access-control-allow-origin", origin.clone());
-        headers.insert(
-            "access-control-expose-headers",
-            HeaderValue::from_static(EXPOSED_HEADERS),
-        );
+        self.add_headers(origin, headers, false);
     }
 
     /// Adds the headers of a preflight answer.
     pub fn add_preflight_headers(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap) {
+        self.add_headers(origin, headers, true);
+    }
+
+    /// Nothing for an origin that is not allowed; else the headers, in the reference's order.
+    fn add_headers(&self, origin: Option<&HeaderValue>, headers: &mut HeaderMap, preflight: bool) {
         let Some(origin) = origin.filter(|o| o.to_str().is_ok_and(|o| self.allowed_origin(o)))
         else {
             return;
@@ -100,19 +91,23 @@ impl CorsPolicy {
                 HeaderValue::from_static("true"),
             );
         }
-        headers.insert(
-            "access-control-allow-headers",
-            HeaderValue::from_static(ALLOWED_HEADERS),
-        );
-        headers.insert(
-            "access-control-allow-methods",
-            HeaderValue::from_static(ALLOWED_METHODS),
-        );
+        if preflight {
+            headers.insert(
+                "access-control-allow-headers",
+                HeaderValue::from_static(ALLOWED_HEADERS),
+            );
+            headers.insert(
+                "access-control-allow-methods",
+                HeaderValue::from_static(ALLOWED_METHODS),
+            );
+        }
         headers.insert("access-control-allow-origin", origin.clone());
         headers.insert(
             "access-control-expose-headers",
             HeaderValue::from_static(EXPOSED_HEADERS),
         );
-        headers.insert("access-control-max-age", HeaderValue::from(self.max_age));
+        if preflight {
+            headers.insert("access-control-max-age", HeaderValue::from(self.max_age));
+        }
     }
 }

@@ -445,48 +445,68 @@ fn rate_limited(inner: &Inner, request: &Request) -> Option<Errors> {
     (counted && !limit.limit.allow()).then(exceeded)
 }
 
+/// The two chains of the pipeline.
+enum Chain<'o> {
+    Authenticators(&'o [Arc<dyn crate::RequestAuthenticator>]),
+    Authorizers(&'o [Arc<dyn crate::RequestAuthorizer>]),
+}
+
+/// Runs a chain: the first `Ok` or `Ko` decides; a chain where every member continues refuses.
+/// An empty chain lets everything through.
+async fn passes(
+    chain: Chain<'_>,
+    request: &Request,
+    claims: &mut Vec<String>,
+) -> Result<bool, Errors> {
+    let len = match chain {
+        Chain::Authenticators(members) => members.len(),
+        Chain::Authorizers(members) => members.len(),
+    };
+    if len == 0 {
+        return Ok(true);
+    }
+    for i in 0..len {
+        let mut ctx = AuthContext {
+            request,
+            claims: &mut *claims,
+        };
+        let decision = match chain {
+            Chain::Authenticators(members) => members[i].authenticate(&mut ctx).await,
+            Chain::Authorizers(members) => members[i].authorize(&mut ctx).await,
+        };
+        match decision.map_err(Errors::from)? {
+            AuthAction::Continue => continue,
+            decision => return Ok(decision == AuthAction::Ok),
+        }
+    }
+    Ok(false)
+}
+
 async fn authenticate(
     inner: &Inner,
     request: &Request,
     claims: &mut Vec<String>,
 ) -> Result<(), Errors> {
     let options = &inner.options;
-    if !options.authenticators.is_empty() {
-        let mut decision = AuthAction::Continue;
-        for authenticator in &options.authenticators {
-            let mut ctx = AuthContext { request, claims };
-            decision = authenticator
-                .authenticate(&mut ctx)
-                .await
-                .map_err(Errors::from)?;
-            if decision != AuthAction::Continue {
-                break;
-            }
-        }
-        if decision != AuthAction::Ok {
-            return Err(Errors::from(bahamut_error(
-                "Unauthorized",
-                "You are not authorized to access this resource.",
-                401,
-            )));
-        }
+    if !passes(
+        Chain::Authenticators(&options.authenticators),
+        request,
+        claims,
+    )
+    .await?
+    {
+        return Err(Errors::from(bahamut_error(
+            "Unauthorized",
+            "You are not authorized to access this resource.",
+            401,
+        )));
     }
-    if !options.authorizers.is_empty() {
-        let mut decision = AuthAction::Continue;
-        for authorizer in &options.authorizers {
-            let mut ctx = AuthContext { request, claims };
-            decision = authorizer.authorize(&mut ctx).await.map_err(Errors::from)?;
-            if decision != AuthAction::Continue {
-                break;
-            }
-        }
-        if decision != AuthAction::Ok {
-            return Err(Errors::from(bahamut_error(
-                "Forbidden",
-                "You are not allowed to access this resource.",
-                403,
-            )));
-        }
+    if !passes(Chain::Authorizers(&options.authorizers), request, claims).await? {
+        return Err(Errors::from(bahamut_error(
+            "Forbidden",
+            "You are not allowed to access this resource.",
+            403,
+        )));
     }
     Ok(())
 }

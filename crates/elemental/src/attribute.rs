@@ -1,9 +1,12 @@
 //! Attribute specifications: what the specs say about each attribute of a model.
 
+use serde::Deserialize;
+
 use crate::Value;
 
-/// The type of an attribute, as regolithe names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// The type of an attribute, as regolithe names it (`string`, `refList`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum AttributeType {
     /// `string`.
     #[default]

@@ -7,8 +7,9 @@ use time::OffsetDateTime;
 
 use crate::{Error, GoDuration, timefmt};
 
-/// The type of a declared parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// The type of a declared parameter, as regolithe names it (`string`, `boolean`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ParameterType {
     /// Any string.
     #[default]

@@ -113,25 +113,8 @@ pub struct ParameterSet {
     pub entries: Vec<ParameterSpec>,
 }
 
-/// The type of a parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ParameterKind {
-    /// `string`
-    String,
-    /// `boolean`
-    Boolean,
-    /// `integer`
-    Integer,
-    /// `float`
-    Float,
-    /// `time`
-    Time,
-    /// `duration`
-    Duration,
-    /// `enum`
-    Enum,
-}
+/// The type of a parameter (elemental's).
+pub use elemental::ParameterType as ParameterKind;
 
 /// One query parameter.
 #[derive(Debug, Clone, Deserialize)]
@@ -157,35 +140,8 @@ pub struct ParameterSpec {
     pub example_value: Option<YamlValue>,
 }
 
-/// The type of an attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum AttributeKind {
-    /// `string`
-    String,
-    /// `integer`
-    Integer,
-    /// `float`
-    Float,
-    /// `boolean`
-    Boolean,
-    /// `time`
-    Time,
-    /// `enum`
-    Enum,
-    /// `list` of `subtype`
-    List,
-    /// `object`
-    Object,
-    /// `ref` to a model
-    Ref,
-    /// `refList` of a model
-    RefList,
-    /// `refMap` of a model
-    RefMap,
-    /// `external` type from `_type.mapping`
-    External,
-}
+/// The type of an attribute (elemental's).
+pub use elemental::AttributeType as AttributeKind;
 
 /// One attribute.
 #[derive(Debug, Clone, Deserialize)]
