@@ -2,7 +2,8 @@
 //!
 //! - [`send`]: a raw HTTP/1.1 client over a real socket, so that tests see the exact status
 //!   line, header names and values, and body the server wrote;
-//! - [`start`]: a server started on `127.0.0.1:0` (ReST and health), stopped on demand.
+//! - [`start`]: a server started on `127.0.0.1:0` (ReST and health), stopped on demand;
+//! - [`conformance`]: the storage backend conformance suite, the same for every backend.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -14,6 +15,8 @@
 //! ```
 
 #![forbid(unsafe_code)]
+
+pub mod conformance;
 
 use std::net::SocketAddr;
 

@@ -1,0 +1,152 @@
+//! The `Manipulator` trait: storage of model objects, as documents, behind one interface.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use elemental::{Identity, Model};
+
+use crate::{Context, ManipulateError};
+
+/// A boxed, sendable future.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An object as stored: its JSON form (attribute names as in the specs).
+pub type Document = serde_json::Map<String, serde_json::Value>;
+
+/// One page of objects.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    /// The objects of the page.
+    pub objects: Vec<Document>,
+    /// How many objects match in all (for `X-Count-Total`).
+    pub total: u64,
+    /// The cursor of the next page, with `after`/`limit` paging.
+    pub next: Option<String>,
+}
+
+/// Stores objects of any identity. Every read, change and count is limited to the context's
+/// namespace (and its descendants when recursive); an object outside is "not found".
+pub trait Manipulator: Send + Sync {
+    /// The objects matching the context.
+    fn retrieve_many<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Page, ManipulateError>>;
+    /// One object by id.
+    fn retrieve<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
+    /// Stores a new object under `id`; with an idempotency key already seen, returns the object
+    /// created the first time instead.
+    fn create<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        document: Document,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
+    /// Replaces an object.
+    fn update<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        document: Document,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
+    /// Deletes an object and returns it.
+    fn delete<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
+    /// Deletes every object matching the context; returns how many.
+    fn delete_many<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<u64, ManipulateError>>;
+    /// Counts the objects matching the context.
+    fn count<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<u64, ManipulateError>>;
+}
+
+/// The document of a model object.
+pub fn to_document<T: Model>(object: &T) -> Result<Document, ManipulateError> {
+    match serde_json::to_value(object) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ManipulateError::Internal(
+            "a model did not serialize to an object".into(),
+        )),
+        Err(e) => Err(ManipulateError::Internal(format!("cannot serialize: {e}"))),
+    }
+}
+
+/// The model object of a document.
+pub fn from_document<T: Model>(document: Document) -> Result<T, ManipulateError> {
+    serde_json::from_value(serde_json::Value::Object(document))
+        .map_err(|e| ManipulateError::Internal(format!("cannot read a stored object: {e}")))
+}
+
+/// Typed retrieve-many: the objects, the total and the next cursor.
+pub async fn retrieve_many<T: Model>(
+    m: &dyn Manipulator,
+    ctx: &Context,
+) -> Result<(Vec<T>, u64, Option<String>), ManipulateError> {
+    let page = m.retrieve_many(T::IDENTITY, ctx).await?;
+    let objects = page
+        .objects
+        .into_iter()
+        .map(from_document)
+        .collect::<Result<_, _>>()?;
+    Ok((objects, page.total, page.next))
+}
+
+/// Typed retrieve.
+pub async fn retrieve<T: Model>(
+    m: &dyn Manipulator,
+    id: &str,
+    ctx: &Context,
+) -> Result<T, ManipulateError> {
+    from_document(m.retrieve(T::IDENTITY, id, ctx).await?)
+}
+
+/// Typed create (the object must have its id).
+pub async fn create<T: Model>(
+    m: &dyn Manipulator,
+    object: &T,
+    ctx: &Context,
+) -> Result<T, ManipulateError> {
+    from_document(
+        m.create(T::IDENTITY, object.id(), to_document(object)?, ctx)
+            .await?,
+    )
+}
+
+/// Typed update.
+pub async fn update<T: Model>(
+    m: &dyn Manipulator,
+    object: &T,
+    ctx: &Context,
+) -> Result<T, ManipulateError> {
+    from_document(
+        m.update(T::IDENTITY, object.id(), to_document(object)?, ctx)
+            .await?,
+    )
+}
+
+/// Typed delete.
+pub async fn delete<T: Model>(
+    m: &dyn Manipulator,
+    id: &str,
+    ctx: &Context,
+) -> Result<T, ManipulateError> {
+    from_document(m.delete(T::IDENTITY, id, ctx).await?)
+}
