@@ -1,0 +1,73 @@
+//! # apiserver
+//!
+//! The seed's API server, readable side by side with it: model managers for versions 0 and 1,
+//! options (ReST listen, model, a custom root handler answering 418 `hello world`, health),
+//! `Server::new`, one processor per identity (namespace, hostservice, externalnetwork,
+//! networkaccesspolicy, service), routes and versions printed, then run until SIGINT/SIGTERM.
+//!
+//! ```
+//! use std::sync::Arc;
+//! let store = Arc::new(manipulate::MemoryManipulator::new());
+//! let server = apiserver::server(bahamut::Options::new(), store).unwrap();
+//! assert_eq!(server.processors_count(), 5);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod namespaces;
+mod store;
+
+use std::sync::Arc;
+
+use bahamut::options::RouteHandler;
+use bahamut::{Options, Server, ServerError};
+use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service};
+use manipulate::Manipulator;
+
+pub use store::{StoreSpec, open_store};
+
+/// Answers `GET /` with 418 `hello world`, as the seed does.
+pub fn root_handler() -> RouteHandler {
+    Arc::new(|_, _| {
+        Box::pin(async {
+            let mut response = http::Response::new(http_body_util::Full::new(
+                bytes::Bytes::from_static(b"hello world"),
+            ));
+            *response.status_mut() = http::StatusCode::IM_A_TEAPOT;
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            response
+        })
+    })
+}
+
+/// The apiserver: `options` completed with the gaia model (versions 0 and 1), the root handler,
+/// a retriever over `store`, and one storage-backed processor per identity.
+pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, ServerError> {
+    let mut options = options
+        .with_root_handler(root_handler())
+        .with_retriever(Arc::new(crud::StoreRetriever::new(
+            store.clone(),
+            gaia::model::manager(),
+        )));
+    for (version, manager) in gaia::managers() {
+        options = options.with_model(version, manager);
+    }
+    if options.service_name == "bahamut" {
+        options.service_name = "apiserver".to_string();
+    }
+    let mut server = Server::new(options);
+    let rules = Arc::new(namespaces::NamespaceRules::new(store.clone()));
+    server.register_processor(crud::processor_with_hooks::<Namespace>(
+        store.clone(),
+        rules,
+    ))?;
+    server.register_processor(crud::processor::<HostService>(store.clone()))?;
+    server.register_processor(crud::processor::<ExternalNetwork>(store.clone()))?;
+    server.register_processor(crud::processor::<NetworkAccessPolicy>(store.clone()))?;
+    server.register_processor(crud::processor::<Service>(store))?;
+    Ok(server)
+}

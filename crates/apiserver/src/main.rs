@@ -1,0 +1,90 @@
+//! `apiserver`: options -> server -> one processor per identity -> routes and versions ->
+//! run until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use apiserver::StoreSpec;
+use clap::Parser;
+
+/// The seed's API server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// ReST listen address.
+    #[arg(long, env = "APISERVER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Health listen address.
+    #[arg(long, env = "APISERVER_HEALTH", default_value = "127.0.0.1:8081")]
+    health: SocketAddr,
+    /// Storage: memory, sqlite:PATH or postgres:URL.
+    #[arg(long, env = "APISERVER_STORE", default_value = "memory")]
+    store: StoreSpec,
+    /// Log level (error, warn, info, debug, trace) or a tracing filter.
+    #[arg(long, env = "APISERVER_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+    /// How long to wait for in-flight requests at shutdown, in seconds.
+    #[arg(long, env = "APISERVER_DRAIN_SECONDS", default_value_t = 60)]
+    drain_seconds: u64,
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log_level)
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let store = match apiserver::open_store(&args.store).await {
+        Ok(store) => store,
+        Err(message) => {
+            eprintln!("apiserver: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = bahamut::Options::new()
+        .with_listen(args.listen)
+        .with_health_listen(args.health)
+        .with_drain_timeout(std::time::Duration::from_secs(args.drain_seconds))
+        .with_service_info("apiserver", Some(env!("CARGO_PKG_VERSION")), &[]);
+    let server = match apiserver::server(options, store) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("apiserver: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for (version, routes) in server.routes_info() {
+        for route in routes {
+            tracing::info!(version, url = %route.url, verbs = %route.verbs.join(","), "route");
+        }
+    }
+    tracing::info!(versions = ?server.versions_info(), store = ?args.store, "versions");
+    match server.run(shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("apiserver: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

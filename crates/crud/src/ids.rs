@@ -1,0 +1,56 @@
+//! Object ids like MongoDB's: 24 hex digits, increasing within a process.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Makes object ids: 4 bytes of seconds, 5 bytes fixed per process, 3 bytes of counter.
+pub struct ObjectIds {
+    process: u64,
+    counter: AtomicU32,
+}
+
+impl ObjectIds {
+    /// A generator seeded from the clock and the process id.
+    pub fn new() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let process = (nanos ^ (u64::from(std::process::id()) << 20)) & 0xff_ffff_ffff;
+        Self {
+            process,
+            counter: AtomicU32::new((nanos as u32) & 0x00ff_ffff),
+        }
+    }
+
+    /// The next id: 24 lowercase hex digits.
+    pub fn next_id(&self) -> String {
+        let seconds = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as u32);
+        let count = self.counter.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
+        format!("{seconds:08x}{:010x}{count:06x}", self.process)
+    }
+}
+
+impl Default for ObjectIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_24_lowercase_hex_and_distinct() {
+        let ids = ObjectIds::new();
+        let (a, b) = (ids.next_id(), ids.next_id());
+        assert_eq!(a.len(), 24);
+        assert!(
+            a.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,298 @@
+//! # crud
+//!
+//! Bahamut processors for any generated identity over any [`Manipulator`]: retrieve-many (with
+//! the request's filter, order, pagination, namespace and recursion), retrieve, create (server
+//! ids, the request's namespace, the parent, creation and update times), update and patch
+//! (merged into the stored object, whose id, namespace and creation time are kept), delete,
+//! and info (count). Every read and write stays inside the request's namespace subtree: the
+//! manipulator enforces it. Events are emitted by the server for every write.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use gaia::model::{ExternalNetwork, manager};
+//! use manipulate::MemoryManipulator;
+//!
+//! let store = Arc::new(MemoryManipulator::new());
+//! let options = bahamut::Options::new()
+//!     .with_model(0, manager())
+//!     .with_retriever(Arc::new(crud::StoreRetriever::new(store.clone(), manager())));
+//! let mut server = bahamut::Server::new(options);
+//! server.register_processor(crud::processor::<ExternalNetwork>(store)).unwrap();
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod ids;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use bahamut::{
+    BoxFuture, Context as Ctx, CreateProcessor, DeleteProcessor, IdentifiableRetriever,
+    InfoProcessor, PatchProcessor, ProcessorResult, ProcessorSet, RetrieveManyProcessor,
+    RetrieveProcessor, UpdateProcessor,
+};
+use elemental::{EncodingType, Error, Identifiable, ModelManager, Request, Sparse};
+use manipulate::{Context, Manipulator};
+
+pub use ids::ObjectIds;
+
+/// Application rules around the generic behaviour (such as namespace paths and non-empty
+/// namespace deletion). Every method defaults to doing nothing.
+pub trait Hooks<T>: Send + Sync + 'static {
+    /// Called with the new object (id, namespace and parent set) before it is stored.
+    fn before_create<'a>(
+        &'a self,
+        _object: &'a mut T,
+        _ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    /// Called with the stored object before it is deleted.
+    fn before_delete<'a>(
+        &'a self,
+        _object: &'a T,
+        _ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// No application rule.
+pub struct NoHooks;
+
+impl<T> Hooks<T> for NoHooks {}
+
+/// The storage-backed processor of `T`.
+pub struct CrudProcessor<T> {
+    store: Arc<dyn Manipulator>,
+    ids: Arc<ObjectIds>,
+    hooks: Arc<dyn Hooks<T>>,
+    model: PhantomData<fn() -> T>,
+}
+
+impl<T: Sparse> CrudProcessor<T> {
+    /// A processor storing in `store`, with hooks.
+    pub fn new(store: Arc<dyn Manipulator>, hooks: Arc<dyn Hooks<T>>) -> Self {
+        Self {
+            store,
+            ids: Arc::new(ObjectIds::new()),
+            hooks,
+            model: PhantomData,
+        }
+    }
+}
+
+/// Every operation of `T` served from `store`.
+pub fn processor<T: Sparse>(store: Arc<dyn Manipulator>) -> ProcessorSet<T, CrudProcessor<T>> {
+    processor_with_hooks(store, Arc::new(NoHooks))
+}
+
+/// Every operation of `T` served from `store`, with application hooks.
+pub fn processor_with_hooks<T: Sparse>(
+    store: Arc<dyn Manipulator>,
+    hooks: Arc<dyn Hooks<T>>,
+) -> ProcessorSet<T, CrudProcessor<T>> {
+    ProcessorSet::new(CrudProcessor::new(store, hooks))
+        .retrieve_many()
+        .retrieve()
+        .create()
+        .update()
+        .patch()
+        .delete()
+        .info()
+}
+
+fn context(request: &Request) -> Result<Context, Error> {
+    Context::from_request(request).map_err(Error::from)
+}
+
+fn has_attribute<T: Sparse>(object: &T, name: &str) -> bool {
+    object.specification_for_attribute(name).is_some()
+}
+
+/// Sets attributes the model has, through its JSON form (parent link and times are plain
+/// attributes of the specs, not fields every model has).
+fn set_attributes<T: Sparse>(object: T, values: &[(&str, serde_json::Value)]) -> Result<T, Error> {
+    let wanted: Vec<&(&str, serde_json::Value)> = values
+        .iter()
+        .filter(|(name, _)| has_attribute(&object, name))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(object);
+    }
+    let mut document = manipulate::to_document(&object)?;
+    for (name, value) in wanted {
+        document.insert(name.to_string(), value.clone());
+    }
+    Ok(manipulate::from_document(document)?)
+}
+
+fn now() -> serde_json::Value {
+    serde_json::Value::String(elemental::timefmt::format_rfc3339(
+        &elemental::export::time::OffsetDateTime::now_utc(),
+    ))
+}
+
+impl<T: Sparse> RetrieveManyProcessor<T> for CrudProcessor<T> {
+    async fn process_retrieve_many(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+        let store_ctx = context(ctx.request())?;
+        let (objects, total, next) =
+            manipulate::retrieve_many::<T>(self.store.as_ref(), &store_ctx)
+                .await
+                .map_err(Error::from)?;
+        ctx.set_count(total);
+        if let Some(next) = next {
+            ctx.set_next(next);
+        }
+        ctx.set_output_many(objects);
+        Ok(())
+    }
+}
+
+impl<T: Sparse> RetrieveProcessor<T> for CrudProcessor<T> {
+    async fn process_retrieve(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+        let store_ctx = context(ctx.request())?;
+        let object =
+            manipulate::retrieve::<T>(self.store.as_ref(), &ctx.request().object_id, &store_ctx)
+                .await
+                .map_err(Error::from)?;
+        ctx.set_output(object);
+        Ok(())
+    }
+}
+
+impl<T: Sparse> CreateProcessor<T> for CrudProcessor<T> {
+    async fn process_create(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+        let store_ctx = context(ctx.request())?;
+        let mut object = ctx.take_input().unwrap_or_default();
+        object.set_id(&self.ids.next_id());
+        object.set_namespace(&store_ctx.namespace);
+        let request = ctx.request();
+        let mut values = vec![("createTime", now()), ("updateTime", now())];
+        if !request.parent_identity.is_root() {
+            values.push(("parentID", request.parent_id.clone().into()));
+            values.push(("parentType", request.parent_identity.name.into()));
+        }
+        let mut object = set_attributes(object, &values)?;
+        self.hooks.before_create(&mut object, &store_ctx).await?;
+        let created = manipulate::create(self.store.as_ref(), &object, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        ctx.set_output(created);
+        Ok(())
+    }
+}
+
+impl<T: Sparse> CrudProcessor<T> {
+    /// Stores `object` over the stored version: id, namespace, parent and creation time are kept.
+    async fn replace(&self, ctx: &mut Ctx<T>, object: T) -> ProcessorResult {
+        let store_ctx = context(ctx.request())?;
+        let id = ctx.request().object_id.clone();
+        let stored = manipulate::retrieve::<T>(self.store.as_ref(), &id, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        let stored_document = manipulate::to_document(&stored)?;
+        let mut kept: Vec<(&str, serde_json::Value)> = ["createTime", "parentID", "parentType"]
+            .into_iter()
+            .filter_map(|name| stored_document.get(name).map(|v| (name, v.clone())))
+            .collect();
+        kept.push(("updateTime", now()));
+        let mut object = set_attributes(object, &kept)?;
+        object.set_id(&id);
+        if let Some(namespace) = stored.namespace() {
+            object.set_namespace(namespace);
+        }
+        let updated = manipulate::update(self.store.as_ref(), &object, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        ctx.set_output(updated);
+        Ok(())
+    }
+}
+
+impl<T: Sparse> UpdateProcessor<T> for CrudProcessor<T> {
+    async fn process_update(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+        let object = ctx.take_input().unwrap_or_default();
+        self.replace(ctx, object).await
+    }
+}
+
+impl<T: Sparse> PatchProcessor<T> for CrudProcessor<T> {
+    async fn process_patch(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+        let store_ctx = context(ctx.request())?;
+        let id = ctx.request().object_id.clone();
+        let mut object = manipulate::retrieve::<T>(self.store.as_ref(), &id, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        if let Some(sparse) = ctx.sparse_input() {
+            object.patch(sparse);
+        }
+        object.validate()?;
+        self.replace(ctx, object).await
+    }
+}
+
+impl<T: Sparse> DeleteProcessor<T> for CrudProcessor<T> {
+    async fn process_delete(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+        let store_ctx = context(ctx.request())?;
+        let id = ctx.request().object_id.clone();
+        let stored = manipulate::retrieve::<T>(self.store.as_ref(), &id, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        self.hooks.before_delete(&stored, &store_ctx).await?;
+        let deleted = manipulate::delete::<T>(self.store.as_ref(), &id, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        ctx.set_output(deleted);
+        Ok(())
+    }
+}
+
+impl<T: Sparse> InfoProcessor<T> for CrudProcessor<T> {
+    async fn process_info(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+        let store_ctx = context(ctx.request())?;
+        let count = self
+            .store
+            .count(T::IDENTITY, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        ctx.set_count(count);
+        Ok(())
+    }
+}
+
+/// Loads stored objects for bahamut (read-only and creation-only checks, patches).
+pub struct StoreRetriever {
+    store: Arc<dyn Manipulator>,
+    manager: &'static dyn ModelManager,
+}
+
+impl StoreRetriever {
+    /// A retriever reading from `store`, decoding with `manager`.
+    pub fn new(store: Arc<dyn Manipulator>, manager: &'static dyn ModelManager) -> Self {
+        Self { store, manager }
+    }
+}
+
+impl IdentifiableRetriever for StoreRetriever {
+    fn retrieve<'a>(
+        &'a self,
+        request: &'a Request,
+    ) -> BoxFuture<'a, Result<Box<dyn Identifiable>, Error>> {
+        Box::pin(async move {
+            let ctx = context(request)?;
+            let document = self
+                .store
+                .retrieve(request.identity, &request.object_id, &ctx)
+                .await
+                .map_err(Error::from)?;
+            let bytes = serde_json::to_vec(&document)
+                .map_err(|e| Error::new("Internal Server Error", e.to_string(), "crud", 500))?;
+            self.manager
+                .decode_identifiable(&request.identity, EncodingType::Json, &bytes)
+        })
+    }
+}
