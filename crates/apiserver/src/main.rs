@@ -17,8 +17,8 @@ struct Args {
     /// Health listen address.
     #[arg(long, env = "APISERVER_HEALTH", default_value = "127.0.0.1:8081")]
     health: SocketAddr,
-    /// Storage: memory, sqlite:PATH or postgres:URL.
-    #[arg(long, env = "APISERVER_STORE", default_value = "memory")]
+    /// Storage: sqlite:PATH (one embedded file), postgres:URL, or memory (nothing kept).
+    #[arg(long, env = "APISERVER_STORE", default_value = "sqlite:./apiserver.db")]
     store: StoreSpec,
     /// Log level (error, warn, info, debug, trace) or a tracing filter.
     #[arg(long, env = "APISERVER_LOG_LEVEL", default_value = "info")]
@@ -54,6 +54,7 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_new(&args.log_level)
                 .unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     let store = match apiserver::open_store(&args.store).await {
         Ok(store) => store,
@@ -79,7 +80,7 @@ async fn main() -> ExitCode {
             tracing::info!(version, url = %route.url, verbs = %route.verbs.join(","), "route");
         }
     }
-    tracing::info!(versions = ?server.versions_info(), store = ?args.store, "versions");
+    tracing::info!(versions = ?server.versions_info(), store = %args.store.describe(), "versions");
     match server.run(shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

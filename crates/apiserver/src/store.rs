@@ -3,6 +3,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
+use manipsql::{PostgresOptions, SqliteOptions};
 use manipulate::{Manipulator, MemoryManipulator};
 
 /// A storage backend as named on the command line.
@@ -42,16 +43,31 @@ impl FromStr for StoreSpec {
     }
 }
 
-/// Opens the store.
+impl StoreSpec {
+    /// The store for logs: the SQLite path, or `postgres` without the URL (it may hold a
+    /// password).
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Memory => "memory".to_string(),
+            Self::Sqlite(path) => format!("sqlite:{path}"),
+            Self::Postgres(_) => "postgres".to_string(),
+        }
+    }
+}
+
+/// Opens the store, creating or migrating its tables for the gaia model.
 pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Manipulator>, String> {
+    let manager = gaia::model::manager();
     match spec {
         StoreSpec::Memory => Ok(Arc::new(MemoryManipulator::new())),
-        StoreSpec::Sqlite(path) => Err(format!(
-            "sqlite:{path}: the SQLite backend is not available in this build yet; use --store memory"
-        )),
-        StoreSpec::Postgres(url) => Err(format!(
-            "postgres:{url}: the PostgreSQL backend is not available in this build yet; use --store memory"
-        )),
+        StoreSpec::Sqlite(path) => manipsql::open_sqlite(SqliteOptions::new(path), manager)
+            .await
+            .map(|store| Arc::new(store) as Arc<dyn Manipulator>)
+            .map_err(|e| format!("sqlite:{path}: {e}")),
+        StoreSpec::Postgres(url) => manipsql::open_postgres(PostgresOptions::new(url), manager)
+            .await
+            .map(|store| Arc::new(store) as Arc<dyn Manipulator>)
+            .map_err(|e| format!("postgres: {e}")),
     }
 }
 

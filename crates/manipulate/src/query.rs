@@ -134,7 +134,9 @@ pub fn paginate(documents: Vec<Document>, ctx: &Context) -> Result<Page, Manipul
     })
 }
 
-fn page_with_cursor(mut objects: Vec<Document>, limit: usize, total: u64) -> Page {
+/// A page of at most `limit` objects out of `objects` (fetched with one more, to know whether
+/// a next page exists); its cursor is the id of its last object when there is more.
+pub fn page_with_cursor(mut objects: Vec<Document>, limit: usize, total: u64) -> Page {
     let more = objects.len() > limit;
     objects.truncate(limit);
     let next = if more {

@@ -3,7 +3,8 @@
 //! - [`send`]: a raw HTTP/1.1 client over a real socket, so that tests see the exact status
 //!   line, header names and values, and body the server wrote;
 //! - [`start`]: a server started on `127.0.0.1:0` (ReST and health), stopped on demand;
-//! - [`conformance`]: the storage backend conformance suite, the same for every backend.
+//! - [`conformance`]: the storage backend conformance suite, the same for every backend;
+//! - [`env`]: scratch folders, and the PostgreSQL / NATS URLs tests read from the environment.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod env;
 
 use std::net::SocketAddr;
 

@@ -110,6 +110,50 @@ pub enum FilterValue {
     List(Vec<FilterValue>),
 }
 
+impl FilterValue {
+    /// The operand as text, for string comparisons and regular expressions (`3`, `1.5`,
+    /// `true`; lists and times in their filter form).
+    pub fn as_text(&self) -> String {
+        match self {
+            FilterValue::String(s) => s.clone(),
+            FilterValue::Int(i) => i.to_string(),
+            FilterValue::Float(f) => format!("{f:?}"),
+            FilterValue::Bool(b) => b.to_string(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The operand as a number: integers, floats and numeric strings.
+    pub fn as_number(&self) -> Option<f64> {
+        match self {
+            FilterValue::Int(i) => Some(*i as f64),
+            FilterValue::Float(f) => Some(*f),
+            FilterValue::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The operand as a time: `date()`, `now()` (evaluated now) or a date string.
+    pub fn as_time(&self) -> Option<OffsetDateTime> {
+        match self {
+            FilterValue::Date(t) => Some(*t),
+            FilterValue::Now(d) => OffsetDateTime::now_utc().checked_add(d.to_time_duration()),
+            FilterValue::String(s) => crate::timefmt::parse_filter_date(s),
+            _ => None,
+        }
+    }
+
+    /// The operand as a boolean: `true`, `false` and their strings.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            FilterValue::Bool(b) => Some(*b),
+            FilterValue::String(s) if s == "true" => Some(true),
+            FilterValue::String(s) if s == "false" => Some(false),
+            _ => None,
+        }
+    }
+}
+
 /// One `attribute OP value` clause.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {

@@ -15,7 +15,6 @@
 use std::cmp::Ordering;
 
 use regex::{Regex, RegexBuilder};
-use time::OffsetDateTime;
 
 use super::{Comparator, Comparison, Filter, FilterError, FilterValue};
 use crate::timefmt::parse_filter_date;
@@ -86,7 +85,7 @@ fn compile_comparison(c: &Comparison) -> Result<Node, FilterError> {
         operands
             .iter()
             .map(|o| {
-                let pattern = text_of(o);
+                let pattern = o.as_text();
                 RegexBuilder::new(&pattern)
                     .size_limit(REGEX_SIZE_LIMIT)
                     .build()
@@ -155,7 +154,7 @@ fn holds(
             items.iter().any(|i| operands.iter().any(|o| equals(i, o)))
         }
         (Comparator::Contains, Value::String(s)) => {
-            operands.iter().any(|o| s.contains(text_of(o).as_str()))
+            operands.iter().any(|o| s.contains(o.as_text().as_str()))
         }
         (Comparator::In | Comparator::Contains, v) => operands.iter().any(|o| equals(v, o)),
         (_, Value::List(items)) => items
@@ -194,53 +193,19 @@ fn regex_matches(value: &Value, regexes: &[Regex]) -> bool {
     }
 }
 
-/// The text of an operand, for string comparisons and regular expressions.
-fn text_of(operand: &FilterValue) -> String {
-    match operand {
-        FilterValue::String(s) => s.clone(),
-        FilterValue::Int(i) => i.to_string(),
-        FilterValue::Float(f) => format!("{f:?}"),
-        FilterValue::Bool(b) => b.to_string(),
-        other => other.to_string(),
-    }
-}
-
-fn operand_time(operand: &FilterValue) -> Option<OffsetDateTime> {
-    match operand {
-        FilterValue::Date(t) => Some(*t),
-        FilterValue::Now(d) => OffsetDateTime::now_utc().checked_add(d.to_time_duration()),
-        FilterValue::String(s) => parse_filter_date(s),
-        _ => None,
-    }
-}
-
-fn operand_number(operand: &FilterValue) -> Option<f64> {
-    match operand {
-        FilterValue::Int(i) => Some(*i as f64),
-        FilterValue::Float(f) => Some(*f),
-        FilterValue::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
 /// Compares an attribute value with an operand, in the attribute's type.
 fn compare(value: &Value, operand: &FilterValue) -> Option<Ordering> {
     match (value, operand) {
         (Value::Int(a), FilterValue::Int(b)) => Some(a.cmp(b)),
-        (Value::Int(a), o) => (*a as f64).partial_cmp(&operand_number(o)?),
-        (Value::Float(a), o) => a.partial_cmp(&operand_number(o)?),
-        (Value::Bool(a), FilterValue::Bool(b)) => Some(a.cmp(b)),
-        (Value::Bool(a), FilterValue::String(s)) => match s.as_str() {
-            "true" => Some(a.cmp(&true)),
-            "false" => Some(a.cmp(&false)),
-            _ => None,
-        },
-        (Value::Time(a), o) => Some(a.cmp(&operand_time(o)?)),
+        (Value::Int(a), o) => (*a as f64).partial_cmp(&o.as_number()?),
+        (Value::Float(a), o) => a.partial_cmp(&o.as_number()?),
+        (Value::Bool(a), o) => Some(a.cmp(&o.as_bool()?)),
+        (Value::Time(a), o) => Some(a.cmp(&o.as_time()?)),
         (Value::String(s), o @ (FilterValue::Date(_) | FilterValue::Now(_))) => {
-            Some(parse_filter_date(s)?.cmp(&operand_time(o)?))
+            Some(parse_filter_date(s)?.cmp(&o.as_time()?))
         }
         (Value::String(_), FilterValue::List(_)) => None,
-        (Value::String(s), o) => Some(s.as_str().cmp(text_of(o).as_str())),
+        (Value::String(s), o) => Some(s.as_str().cmp(o.as_text().as_str())),
         _ => None,
     }
 }

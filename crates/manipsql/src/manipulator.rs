@@ -1,0 +1,262 @@
+//! The `Manipulator` over SQL: the same logic for both backends, which only execute statements.
+
+use std::sync::Arc;
+
+use elemental::Identity;
+use manipulate::query::page_with_cursor;
+use manipulate::{BoxFuture, Context, Document, ManipulateError, Manipulator, Page};
+
+use crate::schema::{Schema, TableSchema};
+use crate::sql::{Dialect, Sql};
+use crate::statements;
+
+/// What a backend does: run statements.
+pub(crate) trait Executor: Send + Sync + 'static {
+    /// Runs the statements in one transaction and returns the rows of the last one as
+    /// documents of `table`.
+    fn documents(
+        &self,
+        statements: Vec<Sql>,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
+    /// The integer in the first column of the first row (a `COUNT(*)`).
+    fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>>;
+    /// The text in the first column of the first row, if there is a row.
+    fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>>;
+    /// Runs one statement; returns how many rows it changed.
+    fn execute(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>>;
+}
+
+/// Objects stored in SQL tables (SQLite or PostgreSQL); see the crate documentation.
+pub struct SqlManipulator {
+    schema: Schema,
+    dialect: Dialect,
+    executor: Arc<dyn Executor>,
+}
+
+impl SqlManipulator {
+    pub(crate) fn new(schema: Schema, dialect: Dialect, executor: Arc<dyn Executor>) -> Self {
+        Self {
+            schema,
+            dialect,
+            executor,
+        }
+    }
+
+    /// The SQL dialect of the backend.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    fn table(&self, identity: Identity) -> Result<Arc<TableSchema>, ManipulateError> {
+        self.schema
+            .table(identity)
+            .map_err(|e| ManipulateError::Internal(e.to_string()))
+    }
+
+    async fn one(
+        &self,
+        statements: Vec<Sql>,
+        table: Arc<TableSchema>,
+        id: &str,
+    ) -> Result<Document, ManipulateError> {
+        self.executor
+            .documents(statements, table)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ManipulateError::NotFound { id: id.to_string() })
+    }
+
+    async fn page(&self, table: Arc<TableSchema>, ctx: &Context) -> Result<Page, ManipulateError> {
+        // Same validation as the in-memory backend (regular expressions compile, sizes bound).
+        manipulate::query::matcher(ctx)?;
+        let d = self.dialect;
+        let limit = (ctx.limit > 0).then_some(ctx.limit);
+        let fetch = |n: u64| n.saturating_add(1);
+        if let Some(after) = &ctx.after {
+            let cursor = statements::count_cursor(&table, ctx, d, after);
+            if self.executor.count(cursor).await? == 0 {
+                return Err(ManipulateError::InvalidQuery(format!(
+                    "unknown cursor '{after}'"
+                )));
+            }
+            let select = statements::select_after(&table, ctx, d, after, limit.map(fetch));
+            let objects = self.executor.documents(vec![select], table.clone()).await?;
+            let total = self
+                .executor
+                .count(statements::count(&table, ctx, d))
+                .await?;
+            let take = limit.map_or(objects.len(), |l| l as usize);
+            return Ok(page_with_cursor(objects, take, total));
+        }
+        if let Some(limit) = limit {
+            let select = statements::select(&table, ctx, d, Some(fetch(limit)), 0);
+            let objects = self.executor.documents(vec![select], table.clone()).await?;
+            let total = self
+                .executor
+                .count(statements::count(&table, ctx, d))
+                .await?;
+            return Ok(page_with_cursor(objects, limit as usize, total));
+        }
+        if ctx.page_size == 0 {
+            let select = statements::select(&table, ctx, d, None, 0);
+            let objects = self.executor.documents(vec![select], table).await?;
+            let total = objects.len() as u64;
+            return Ok(Page {
+                objects,
+                total,
+                next: None,
+            });
+        }
+        let offset = ctx
+            .page
+            .max(1)
+            .saturating_sub(1)
+            .saturating_mul(ctx.page_size);
+        let select = statements::select(&table, ctx, d, Some(ctx.page_size), offset);
+        let objects = self.executor.documents(vec![select], table.clone()).await?;
+        let total = self
+            .executor
+            .count(statements::count(&table, ctx, d))
+            .await?;
+        Ok(Page {
+            objects,
+            total,
+            next: None,
+        })
+    }
+
+    async fn create_object(
+        &self,
+        table: Arc<TableSchema>,
+        id: &str,
+        mut document: Document,
+        ctx: &Context,
+    ) -> Result<Document, ManipulateError> {
+        let d = self.dialect;
+        document.insert(
+            manipulate::query::ID.to_string(),
+            serde_json::Value::String(id.to_string()),
+        );
+        let key = ctx.idempotency_key.as_deref();
+        let mut steps = Vec::new();
+        if let Some(key) = key {
+            steps.push(statements::claim_key(&table, d, key, id));
+        }
+        steps.push(statements::insert(&table, d, &document, key)?);
+        let created = self
+            .executor
+            .documents(steps, table.clone())
+            .await
+            .map_err(|e| match e {
+                ManipulateError::ConstraintViolation(_) => ManipulateError::ConstraintViolation(
+                    format!("an object with ID '{id}' already exists"),
+                ),
+                other => other,
+            })?;
+        if let Some(object) = created.into_iter().next() {
+            return Ok(object);
+        }
+        // The key was claimed before: answer with the object created the first time.
+        let key = key.unwrap_or_default();
+        let owner = self
+            .executor
+            .text(statements::key_owner(&table, d, key))
+            .await?
+            .ok_or_else(|| ManipulateError::Internal(format!("idempotency key '{key}' lost")))?;
+        let select = statements::select_one(&table, &Context::default(), d, &owner);
+        self.one(vec![select], table, &owner).await
+    }
+}
+
+impl Manipulator for SqlManipulator {
+    fn retrieve_many<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Page, ManipulateError>> {
+        Box::pin(async move { self.page(self.table(identity)?, ctx).await })
+    }
+
+    fn retrieve<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
+        Box::pin(async move {
+            let table = self.table(identity)?;
+            let select = statements::select_one(&table, ctx, self.dialect, id);
+            self.one(vec![select], table, id).await
+        })
+    }
+
+    fn create<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        document: Document,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
+        Box::pin(async move {
+            self.create_object(self.table(identity)?, id, document, ctx)
+                .await
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        document: Document,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
+        Box::pin(async move {
+            let table = self.table(identity)?;
+            let update = statements::update(&table, ctx, self.dialect, id, &document)?;
+            self.one(vec![update], table, id).await
+        })
+    }
+
+    fn delete<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
+        Box::pin(async move {
+            let table = self.table(identity)?;
+            let delete = statements::delete_one(&table, ctx, self.dialect, id);
+            self.one(vec![delete], table, id).await
+        })
+    }
+
+    fn delete_many<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
+        Box::pin(async move {
+            let table = self.table(identity)?;
+            manipulate::query::matcher(ctx)?;
+            self.executor
+                .execute(statements::delete_many(&table, ctx, self.dialect))
+                .await
+        })
+    }
+
+    fn count<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
+        Box::pin(async move {
+            let table = self.table(identity)?;
+            manipulate::query::matcher(ctx)?;
+            self.executor
+                .count(statements::count(&table, ctx, self.dialect))
+                .await
+        })
+    }
+}

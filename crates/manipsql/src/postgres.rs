@@ -1,0 +1,278 @@
+//! The PostgreSQL backend: `tokio-postgres` with a `deadpool` pool, prepared statements cached
+//! per connection. Several apiservers can share one database: migrations take an advisory lock.
+
+use std::sync::Arc;
+
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use manipulate::{BoxFuture, Document, ManipulateError};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::SqlError;
+use crate::codec::{Cell, to_document};
+use crate::manipulator::{Executor, SqlManipulator};
+use crate::migrate;
+use crate::schema::{ColumnKind, Schema, TableSchema};
+use crate::sql::{Dialect, Sql, SqlValue, quote};
+
+/// Options of the PostgreSQL backend.
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    /// The connection URL (`postgres://user@host:5432/db`).
+    pub url: String,
+    /// A schema to keep the tables in (created if missing); default: the server's search path.
+    pub schema: Option<String>,
+    /// The size of the connection pool. Default 16.
+    pub pool_size: usize,
+}
+
+impl PostgresOptions {
+    /// The defaults for `url`.
+    pub fn new(url: &str) -> Self {
+        Self {
+            url: url.to_string(),
+            schema: None,
+            pool_size: 16,
+        }
+    }
+}
+
+/// Any advisory lock id; the same in every apiserver so that migrations run one at a time.
+const MIGRATION_LOCK: i64 = 0x6170_6973_6572_7665;
+
+/// The PostgreSQL error as a manipulate error.
+fn storage_error(e: tokio_postgres::Error) -> ManipulateError {
+    if let Some(db) = e.as_db_error() {
+        let code = db.code();
+        let message = db.message().to_string();
+        return if code.code().starts_with("23") {
+            ManipulateError::ConstraintViolation(message)
+        } else if *code == SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::LOCK_NOT_AVAILABLE
+        {
+            ManipulateError::Locked(message)
+        } else if *code == SqlState::TOO_MANY_CONNECTIONS {
+            ManipulateError::TooManyRequests
+        } else if code.code().starts_with("08") || code.code().starts_with("57P") {
+            ManipulateError::CannotCommunicate(message)
+        } else {
+            ManipulateError::Internal(message)
+        };
+    }
+    ManipulateError::CannotCommunicate(e.to_string())
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> ManipulateError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => storage_error(e),
+        other => ManipulateError::CannotCommunicate(other.to_string()),
+    }
+}
+
+type Param = Box<dyn ToSql + Sync + Send>;
+
+fn param(value: SqlValue) -> Param {
+    match value {
+        SqlValue::Text(s) | SqlValue::Json(s) => Box::new(s),
+        SqlValue::Int(i) => Box::new(i),
+        SqlValue::Float(f) => Box::new(f),
+        SqlValue::Bool(b) => Box::new(b),
+        SqlValue::Null(ColumnKind::Integer) => Box::new(None::<i64>),
+        SqlValue::Null(ColumnKind::Float) => Box::new(None::<f64>),
+        SqlValue::Null(ColumnKind::Boolean) => Box::new(None::<bool>),
+        SqlValue::Null(_) => Box::new(None::<String>),
+    }
+}
+
+async fn run<C: GenericClient>(client: &C, sql: Sql) -> Result<Vec<Row>, ManipulateError> {
+    let statement = client
+        .prepare_cached(&sql.text)
+        .await
+        .map_err(storage_error)?;
+    let params: Vec<Param> = sql.params.into_iter().map(param).collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    client.query(&statement, &refs).await.map_err(storage_error)
+}
+
+fn cells(row: &Row, table: &TableSchema) -> Result<Vec<Cell>, ManipulateError> {
+    let mut cells = Vec::with_capacity(table.columns.len());
+    for (i, column) in table.columns.iter().enumerate() {
+        let cell = match column.kind {
+            ColumnKind::Integer => row.try_get::<_, Option<i64>>(i).map(|v| v.map(Cell::Int)),
+            ColumnKind::Float => row.try_get::<_, Option<f64>>(i).map(|v| v.map(Cell::Float)),
+            ColumnKind::Boolean => row.try_get::<_, Option<bool>>(i).map(|v| v.map(Cell::Bool)),
+            _ => row
+                .try_get::<_, Option<String>>(i)
+                .map(|v| v.map(Cell::Text)),
+        }
+        .map_err(storage_error)?;
+        cells.push(cell.unwrap_or(Cell::Null));
+    }
+    Ok(cells)
+}
+
+struct PostgresExecutor {
+    pool: Pool,
+}
+
+impl Executor for PostgresExecutor {
+    fn documents(
+        &self,
+        mut statements: Vec<Sql>,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
+        Box::pin(async move {
+            let Some(last) = statements.pop() else {
+                return Ok(Vec::new());
+            };
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            let rows = if statements.is_empty() {
+                run(&client, last).await?
+            } else {
+                let tx = client.transaction().await.map_err(storage_error)?;
+                for sql in statements {
+                    run(&tx, sql).await?;
+                }
+                let rows = run(&tx, last).await?;
+                tx.commit().await.map_err(storage_error)?;
+                rows
+            };
+            rows.iter()
+                .map(|row| to_document(&table.columns, cells(row, &table)?))
+                .collect()
+        })
+    }
+
+    fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            let rows = run(&client, sql).await?;
+            let n: i64 = rows
+                .first()
+                .ok_or_else(|| ManipulateError::Internal("a count returned no row".into()))?
+                .try_get(0)
+                .map_err(storage_error)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            let rows = run(&client, sql).await?;
+            rows.first()
+                .map(|row| row.try_get::<_, String>(0))
+                .transpose()
+                .map_err(storage_error)
+        })
+    }
+
+    fn execute(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+        Box::pin(async move {
+            let client = self.pool.get().await.map_err(pool_error)?;
+            let statement = client
+                .prepare_cached(&sql.text)
+                .await
+                .map_err(storage_error)?;
+            let params: Vec<Param> = sql.params.into_iter().map(param).collect();
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            client
+                .execute(&statement, &refs)
+                .await
+                .map_err(storage_error)
+        })
+    }
+}
+
+async fn migrate(pool: &Pool, schema: &Schema, db_schema: Option<&str>) -> Result<(), SqlError> {
+    let failed = |e: tokio_postgres::Error| SqlError::Migration(storage_error(e).to_string());
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| SqlError::Open(e.to_string()))?;
+    let tx = client.transaction().await.map_err(failed)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(failed)?;
+    if let Some(name) = db_schema {
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote(name)))
+            .await
+            .map_err(failed)?;
+    }
+    for ddl in migrate::bookkeeping_tables() {
+        tx.batch_execute(&ddl).await.map_err(failed)?;
+    }
+    let mut recorded = migrate::Recorded::new();
+    for row in tx
+        .query(&migrate::recorded_columns(), &[])
+        .await
+        .map_err(failed)?
+    {
+        recorded.insert(
+            (
+                row.try_get(0).map_err(failed)?,
+                row.try_get(1).map_err(failed)?,
+            ),
+            row.try_get(2).map_err(failed)?,
+        );
+    }
+    for sql in migrate::plan(schema, Dialect::Postgres, &recorded)? {
+        run(&tx, sql)
+            .await
+            .map_err(|e| SqlError::Migration(e.to_string()))?;
+    }
+    tx.commit().await.map_err(failed)
+}
+
+fn is_plain(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Connects to PostgreSQL for the identities of `manager`, and brings the tables up to date.
+pub async fn open_postgres(
+    options: PostgresOptions,
+    manager: &dyn elemental::ModelManager,
+) -> Result<SqlManipulator, SqlError> {
+    let schema = Schema::from_manager(manager)?;
+    let mut config: tokio_postgres::Config = options
+        .url
+        .parse()
+        .map_err(|e| SqlError::Open(format!("invalid PostgreSQL URL: {e}")))?;
+    if let Some(name) = &options.schema {
+        if !is_plain(name) {
+            return Err(SqlError::Open(format!(
+                "schema '{name}': letters, digits and '_' only"
+            )));
+        }
+        config.options(format!("-c search_path={name}"));
+    }
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    let pool = Pool::builder(manager)
+        .max_size(options.pool_size.max(1))
+        .build()
+        .map_err(|e| SqlError::Open(e.to_string()))?;
+    migrate(&pool, &schema, options.schema.as_deref()).await?;
+    tracing::info!(
+        schema = options.schema.as_deref().unwrap_or("(search path)"),
+        "PostgreSQL store ready"
+    );
+    Ok(SqlManipulator::new(
+        schema,
+        Dialect::Postgres,
+        Arc::new(PostgresExecutor { pool }),
+    ))
+}

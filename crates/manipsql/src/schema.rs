@@ -1,0 +1,199 @@
+//! The tables of a model: one per identity, one typed column per stored, exposed attribute.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use elemental::{AttributeType, Identity, ModelManager};
+
+use crate::SqlError;
+
+/// How an attribute is kept in a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// `string` and `enum`: text, compared byte-wise.
+    Text,
+    /// `integer`: 64-bit integer.
+    Integer,
+    /// `float`: double precision.
+    Float,
+    /// `boolean`.
+    Boolean,
+    /// `time`: fixed-width UTC text (`2006-01-02T15:04:05.000000000Z`), so that text order is
+    /// time order.
+    Time,
+    /// `list` of scalars: a JSON array whose elements filters look into.
+    List,
+    /// `object`, `ref`, `refList`, `refMap`, `external`: JSON, only `exists` filters apply.
+    Json,
+}
+
+impl ColumnKind {
+    /// The kind of an attribute type.
+    pub fn of(attribute_type: AttributeType) -> Self {
+        match attribute_type {
+            AttributeType::String | AttributeType::Enum => Self::Text,
+            AttributeType::Integer => Self::Integer,
+            AttributeType::Float => Self::Float,
+            AttributeType::Boolean => Self::Boolean,
+            AttributeType::Time => Self::Time,
+            AttributeType::List => Self::List,
+            AttributeType::Object
+            | AttributeType::Ref
+            | AttributeType::RefList
+            | AttributeType::RefMap
+            | AttributeType::External => Self::Json,
+        }
+    }
+
+    /// The name recorded in the schema table.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "integer",
+            Self::Float => "float",
+            Self::Boolean => "boolean",
+            Self::Time => "time",
+            Self::List => "list",
+            Self::Json => "json",
+        }
+    }
+
+    /// True for the kinds that can be ordered and indexed.
+    pub fn is_scalar(&self) -> bool {
+        !matches!(self, Self::List | Self::Json)
+    }
+}
+
+/// The kind of the elements of a list column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementKind {
+    /// Strings (and anything else, compared as text).
+    Text,
+    /// Numbers.
+    Number,
+}
+
+/// One column: an attribute as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// The attribute name, as on the wire and in the documents (`ID`, `createTime`).
+    pub name: String,
+    /// How it is stored.
+    pub kind: ColumnKind,
+    /// For lists: the kind of the elements.
+    pub element: ElementKind,
+    /// Indexed: identifier, filterable or orderable scalar.
+    pub indexed: bool,
+}
+
+/// The table of one identity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSchema {
+    /// The identity stored.
+    pub identity: Identity,
+    /// The table name: the identity's category (`externalnetworks`).
+    pub table: String,
+    /// The attribute columns, in spec order.
+    pub columns: Vec<Column>,
+}
+
+impl TableSchema {
+    /// The column of an attribute.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// True when the table has a column for the attribute.
+    pub fn has(&self, name: &str) -> bool {
+        self.column(name).is_some()
+    }
+}
+
+/// The tables of every identity of a model.
+#[derive(Debug, Clone, Default)]
+pub struct Schema {
+    tables: BTreeMap<&'static str, Arc<TableSchema>>,
+}
+
+/// Names used as SQL identifiers: letters, digits and `_`, not starting with a digit.
+fn is_plain_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+impl Schema {
+    /// The tables of every identity of `manager` (but `root`).
+    pub fn from_manager(manager: &dyn ModelManager) -> Result<Self, SqlError> {
+        let mut tables = BTreeMap::new();
+        for identity in manager.all_identities() {
+            if identity.is_root() {
+                continue;
+            }
+            let Some(object) = manager.new_identifiable(identity) else {
+                continue;
+            };
+            let table = identity.category.to_string();
+            if !is_plain_identifier(&table) || table.starts_with('_') {
+                return Err(SqlError::Schema(format!(
+                    "identity '{}': category '{table}' cannot name a table (letters, digits and '_' only)",
+                    identity.name
+                )));
+            }
+            let mut columns = Vec::new();
+            for spec in object.attribute_specifications() {
+                if !(spec.stored && spec.exposed) {
+                    continue;
+                }
+                if !is_plain_identifier(&spec.name) {
+                    return Err(SqlError::Schema(format!(
+                        "{}: attribute '{}' cannot name a column (letters, digits and '_' only)",
+                        identity.name, spec.name
+                    )));
+                }
+                let kind = ColumnKind::of(spec.attribute_type);
+                let element = match spec.subtype.as_str() {
+                    "integer" | "float" => ElementKind::Number,
+                    _ => ElementKind::Text,
+                };
+                columns.push(Column {
+                    name: spec.name.clone(),
+                    kind,
+                    element,
+                    indexed: kind.is_scalar()
+                        && (spec.identifier || spec.filterable || spec.orderable || spec.index),
+                });
+            }
+            if !columns.iter().any(|c| c.name == manipulate::query::ID) {
+                return Err(SqlError::Schema(format!(
+                    "identity '{}' has no stored attribute 'ID'",
+                    identity.name
+                )));
+            }
+            tables.insert(
+                identity.name,
+                Arc::new(TableSchema {
+                    identity: *identity,
+                    table,
+                    columns,
+                }),
+            );
+        }
+        Ok(Self { tables })
+    }
+
+    /// The table of an identity.
+    pub fn table(&self, identity: Identity) -> Result<Arc<TableSchema>, SqlError> {
+        self.tables
+            .get(identity.name)
+            .cloned()
+            .ok_or_else(|| SqlError::Schema(format!("no table for identity '{}'", identity.name)))
+    }
+
+    /// Every table.
+    pub fn tables(&self) -> impl Iterator<Item = &TableSchema> {
+        self.tables.values().map(|t| t.as_ref())
+    }
+}

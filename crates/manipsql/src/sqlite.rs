@@ -1,0 +1,308 @@
+//! The embedded backend: one SQLite file in WAL mode, with foreign keys on and a busy timeout.
+//! Statements run on a small pool of connections, on tokio's blocking threads.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use manipulate::{BoxFuture, Document, ManipulateError};
+use regex::{Regex, RegexBuilder};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value as SqliteValue, ValueRef};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params_from_iter};
+use tokio::sync::Semaphore;
+
+use crate::SqlError;
+use crate::codec::{Cell, to_document};
+use crate::manipulator::{Executor, SqlManipulator};
+use crate::migrate;
+use crate::schema::{Schema, TableSchema};
+use crate::sql::{Dialect, Sql, SqlValue};
+
+/// Options of the SQLite backend.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file (created when missing).
+    pub path: PathBuf,
+    /// How long a statement waits for a lock held by another connection or process. Default 5 s.
+    pub busy_timeout: Duration,
+    /// At most this many statements run at once. Default 4.
+    pub connections: usize,
+    /// `synchronous=FULL` (every commit survives a power loss) instead of the default
+    /// `synchronous=NORMAL` (every commit survives a crash of the process; the last ones may be
+    /// lost on a power loss).
+    pub synchronous_full: bool,
+}
+
+impl SqliteOptions {
+    /// The defaults for the file at `path`.
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Self {
+            path: path.as_ref().to_path_buf(),
+            busy_timeout: Duration::from_secs(5),
+            connections: 4,
+            synchronous_full: false,
+        }
+    }
+}
+
+/// Largest compiled size of one `matches` expression (as the matcher).
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+struct Pool {
+    options: SqliteOptions,
+    idle: Mutex<Vec<Connection>>,
+    permits: Semaphore,
+}
+
+fn open_connection(options: &SqliteOptions) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(&options.path)?;
+    conn.busy_timeout(options.busy_timeout)?;
+    let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    let synchronous = if options.synchronous_full {
+        "FULL"
+    } else {
+        "NORMAL"
+    };
+    conn.pragma_update(None, "synchronous", synchronous)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.create_scalar_function(
+        "regexp",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let regex: Arc<Regex> = ctx.get_or_create_aux(0, |pattern| match pattern {
+                ValueRef::Text(bytes) => RegexBuilder::new(&String::from_utf8_lossy(bytes))
+                    .size_limit(REGEX_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| e.to_string()),
+                _ => Err("the pattern of regexp() must be text".to_string()),
+            })?;
+            Ok(match ctx.get_raw(1) {
+                ValueRef::Text(bytes) => regex.is_match(&String::from_utf8_lossy(bytes)),
+                _ => false,
+            })
+        },
+    )?;
+    Ok(conn)
+}
+
+impl Pool {
+    /// Runs `work` on a connection, on a blocking thread.
+    async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, ManipulateError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let _permit =
+            self.permits.acquire().await.map_err(|_| {
+                ManipulateError::CannotCommunicate("the SQLite pool is closed".into())
+            })?;
+        let pool = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let idle = pool.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
+            let mut conn = match idle {
+                Some(conn) => conn,
+                None => open_connection(&pool.options).map_err(storage_error)?,
+            };
+            let result = work(&mut conn).map_err(storage_error);
+            if let Ok(mut idle) = pool.idle.lock() {
+                idle.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| ManipulateError::Internal(format!("a storage task failed: {e}")))?
+    }
+}
+
+/// The SQLite error as a manipulate error.
+fn storage_error(e: rusqlite::Error) -> ManipulateError {
+    match &e {
+        rusqlite::Error::SqliteFailure(failure, _) => match failure.code {
+            ErrorCode::ConstraintViolation => ManipulateError::ConstraintViolation(e.to_string()),
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                ManipulateError::Locked(e.to_string())
+            }
+            ErrorCode::CannotOpen
+            | ErrorCode::NotADatabase
+            | ErrorCode::PermissionDenied
+            | ErrorCode::ReadOnly
+            | ErrorCode::DiskFull
+            | ErrorCode::SystemIoFailure => ManipulateError::CannotCommunicate(e.to_string()),
+            _ => ManipulateError::Internal(e.to_string()),
+        },
+        _ => ManipulateError::Internal(e.to_string()),
+    }
+}
+
+fn sqlite_value(value: SqlValue) -> SqliteValue {
+    match value {
+        SqlValue::Text(s) | SqlValue::Json(s) => SqliteValue::Text(s),
+        SqlValue::Int(i) => SqliteValue::Integer(i),
+        SqlValue::Float(f) => SqliteValue::Real(f),
+        SqlValue::Bool(b) => SqliteValue::Integer(i64::from(b)),
+        SqlValue::Null(_) => SqliteValue::Null,
+    }
+}
+
+fn cell(value: ValueRef<'_>) -> Cell {
+    match value {
+        ValueRef::Null => Cell::Null,
+        ValueRef::Integer(i) => Cell::Int(i),
+        ValueRef::Real(f) => Cell::Float(f),
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
+            Cell::Text(String::from_utf8_lossy(bytes).into_owned())
+        }
+    }
+}
+
+/// Rows of a statement, as cells.
+fn rows(conn: &Connection, sql: Sql, width: usize) -> Result<Vec<Vec<Cell>>, rusqlite::Error> {
+    let mut statement = conn.prepare_cached(&sql.text)?;
+    let mut rows = statement.query(params_from_iter(sql.params.into_iter().map(sqlite_value)))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut cells = Vec::with_capacity(width);
+        for i in 0..width {
+            cells.push(cell(row.get_ref(i)?));
+        }
+        out.push(cells);
+    }
+    Ok(out)
+}
+
+fn execute(conn: &Connection, sql: Sql) -> Result<usize, rusqlite::Error> {
+    conn.prepare_cached(&sql.text)?
+        .execute(params_from_iter(sql.params.into_iter().map(sqlite_value)))
+}
+
+struct SqliteExecutor {
+    pool: Arc<Pool>,
+}
+
+impl Executor for SqliteExecutor {
+    fn documents(
+        &self,
+        mut statements: Vec<Sql>,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
+        Box::pin(async move {
+            let width = table.columns.len();
+            let cells = self
+                .pool
+                .run(move |conn| {
+                    let Some(last) = statements.pop() else {
+                        return Ok(Vec::new());
+                    };
+                    if statements.is_empty() {
+                        return rows(conn, last, width);
+                    }
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    for sql in statements {
+                        execute(&tx, sql)?;
+                    }
+                    let out = rows(&tx, last, width)?;
+                    tx.commit()?;
+                    Ok(out)
+                })
+                .await?;
+            cells
+                .into_iter()
+                .map(|row| to_document(&table.columns, row))
+                .collect()
+        })
+    }
+
+    fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+        Box::pin(async move {
+            let found = self.pool.run(move |conn| rows(conn, sql, 1)).await?;
+            match found.first().and_then(|row| row.first()) {
+                Some(Cell::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+                _ => Err(ManipulateError::Internal(
+                    "a count returned no number".into(),
+                )),
+            }
+        })
+    }
+
+    fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>> {
+        Box::pin(async move {
+            let found = self.pool.run(move |conn| rows(conn, sql, 1)).await?;
+            Ok(
+                match found
+                    .into_iter()
+                    .next()
+                    .and_then(|row| row.into_iter().next())
+                {
+                    Some(Cell::Text(s)) => Some(s),
+                    _ => None,
+                },
+            )
+        })
+    }
+
+    fn execute(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+        Box::pin(async move {
+            let changed = self.pool.run(move |conn| execute(conn, sql)).await?;
+            Ok(changed as u64)
+        })
+    }
+}
+
+fn migrate(conn: &mut Connection, schema: &Schema) -> Result<(), SqlError> {
+    let failed = |e: rusqlite::Error| SqlError::Migration(e.to_string());
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(failed)?;
+    for ddl in migrate::bookkeeping_tables() {
+        tx.execute(&ddl, []).map_err(failed)?;
+    }
+    let mut recorded = migrate::Recorded::new();
+    {
+        let mut statement = tx.prepare(&migrate::recorded_columns()).map_err(failed)?;
+        let mut found = statement.query([]).map_err(failed)?;
+        while let Some(row) = found.next().map_err(failed)? {
+            recorded.insert(
+                (row.get(0).map_err(failed)?, row.get(1).map_err(failed)?),
+                row.get(2).map_err(failed)?,
+            );
+        }
+    }
+    for sql in migrate::plan(schema, Dialect::Sqlite, &recorded)? {
+        execute(&tx, sql).map_err(failed)?;
+    }
+    tx.commit().map_err(failed)
+}
+
+/// Opens (creating if needed) the SQLite database of `options` for the identities of
+/// `manager`, and brings its tables up to date.
+pub async fn open_sqlite(
+    options: SqliteOptions,
+    manager: &dyn elemental::ModelManager,
+) -> Result<SqlManipulator, SqlError> {
+    let schema = Schema::from_manager(manager)?;
+    let path = options.path.display().to_string();
+    let migrating = schema.clone();
+    let opened = options.clone();
+    let conn = tokio::task::spawn_blocking(move || {
+        let mut conn = open_connection(&opened)
+            .map_err(|e| SqlError::Open(format!("{}: {e}", opened.path.display())))?;
+        migrate(&mut conn, &migrating)?;
+        Ok::<_, SqlError>(conn)
+    })
+    .await
+    .map_err(|e| SqlError::Open(format!("{path}: {e}")))??;
+    tracing::info!(path, "SQLite store ready");
+    let permits = options.connections.max(1);
+    let pool = Arc::new(Pool {
+        options,
+        idle: Mutex::new(vec![conn]),
+        permits: Semaphore::new(permits),
+    });
+    Ok(SqlManipulator::new(
+        schema,
+        Dialect::Sqlite,
+        Arc::new(SqliteExecutor { pool }),
+    ))
+}

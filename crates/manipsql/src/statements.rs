@@ -1,0 +1,390 @@
+//! The statements of each manipulation, built from the context: visibility (namespace, parent),
+//! filter, order, pagination.
+
+use elemental::namespace::namespace_ancestors;
+use manipulate::{Context, Document, ManipulateError};
+
+use crate::codec::to_sql;
+use crate::filter::compile;
+use crate::schema::TableSchema;
+use crate::sql::{Dialect, Sql, SqlValue, quote};
+
+/// The column keeping insertion order.
+pub const SEQUENCE: &str = "_seq";
+/// The table of idempotency keys.
+pub const IDEMPOTENCY_TABLE: &str = "_apiserver_idempotency";
+/// The table recording the columns added so far.
+pub const SCHEMA_TABLE: &str = "_apiserver_schema";
+
+fn id_column() -> String {
+    quote(manipulate::query::ID)
+}
+
+/// The columns read back, in schema order.
+pub fn read_list(table: &TableSchema, dialect: Dialect) -> String {
+    table
+        .columns
+        .iter()
+        .map(|c| dialect.read_column(&c.name, c.kind))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Appends the namespace and parent conditions: the object is in the context's namespace (or
+/// below when recursive, or a propagating ancestor's when propagated) and under its parent.
+pub fn visibility(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
+    sql.push(sql.dialect.true_literal());
+    if table.has("namespace") && !ctx.namespace.is_empty() {
+        namespace_condition(table, ctx, sql);
+    }
+    if let (Some((_, parent_id)), true) = (&ctx.parent, table.has("parentID")) {
+        sql.push(" AND (\"parentID\" IS NULL OR \"parentID\" = ")
+            .push_param(SqlValue::Text(parent_id.clone()))
+            .push(")");
+    }
+}
+
+fn namespace_condition(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
+    let namespace = ctx.namespace.as_str();
+    if ctx.recursive && namespace == "/" {
+        return;
+    }
+    sql.push(" AND (\"namespace\" = ")
+        .push_param(SqlValue::Text(namespace.to_string()));
+    if ctx.recursive {
+        // Descendants of /a are the texts in [/a/, /a0): '0' follows '/'. An indexed range,
+        // with no LIKE pattern to escape.
+        sql.push(" OR (\"namespace\" >= ")
+            .push_param(SqlValue::Text(format!("{namespace}/")))
+            .push(" AND \"namespace\" < ")
+            .push_param(SqlValue::Text(format!("{namespace}0")))
+            .push(")");
+    }
+    let ancestors = namespace_ancestors(namespace);
+    if ctx.propagated && table.has("propagate") && !ancestors.is_empty() {
+        sql.push(" OR (\"propagate\" = ")
+            .push_param(SqlValue::Bool(true))
+            .push(" AND \"namespace\" IN (");
+        for (i, ancestor) in ancestors.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push_param(SqlValue::Text((*ancestor).to_string()));
+        }
+        sql.push("))");
+    }
+    sql.push(")");
+}
+
+/// Appends `WHERE` with visibility and the filter.
+pub fn where_clause(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
+    sql.push(" WHERE ");
+    visibility(table, ctx, sql);
+    if let Some(filter) = &ctx.filter {
+        sql.push(" AND ");
+        compile(filter, table, sql);
+    }
+}
+
+/// The `ORDER BY` list: the context's scalar attributes (`-name` descending; nulls first going
+/// up, last going down, as the in-memory backend), then insertion order.
+pub fn order_list(table: &TableSchema, ctx: &Context) -> String {
+    let mut keys = Vec::new();
+    for key in &ctx.order {
+        let (descending, name) = match key.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, key.as_str()),
+        };
+        if let Some(column) = table.column(name).filter(|c| c.kind.is_scalar()) {
+            keys.push(if descending {
+                format!("{} DESC NULLS LAST", quote(&column.name))
+            } else {
+                format!("{} ASC NULLS FIRST", quote(&column.name))
+            });
+        }
+    }
+    keys.push(format!("{SEQUENCE} ASC"));
+    keys.join(", ")
+}
+
+/// `SELECT COUNT(*)` of the matching objects.
+pub fn count(table: &TableSchema, ctx: &Context, dialect: Dialect) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!("SELECT COUNT(*) FROM {}", quote(&table.table)));
+    where_clause(table, ctx, &mut sql);
+    sql
+}
+
+/// Counts the matching objects with that id (to check a cursor).
+pub fn count_cursor(table: &TableSchema, ctx: &Context, dialect: Dialect, after: &str) -> Sql {
+    let mut sql = count(table, ctx, dialect);
+    sql.push(&format!(" AND {} = ", id_column()))
+        .push_param(SqlValue::Text(after.to_string()));
+    sql
+}
+
+/// The matching objects, ordered, limited to `limit` (and skipping `offset`) when given.
+pub fn select(
+    table: &TableSchema,
+    ctx: &Context,
+    dialect: Dialect,
+    limit: Option<u64>,
+    offset: u64,
+) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "SELECT {} FROM {}",
+        read_list(table, dialect),
+        quote(&table.table)
+    ));
+    where_clause(table, ctx, &mut sql);
+    sql.push(&format!(" ORDER BY {}", order_list(table, ctx)));
+    push_limit(&mut sql, limit, offset);
+    sql
+}
+
+fn push_limit(sql: &mut Sql, limit: Option<u64>, offset: u64) {
+    if let Some(limit) = limit {
+        sql.push(" LIMIT ").push_param(SqlValue::Int(clamp(limit)));
+        if offset > 0 {
+            sql.push(" OFFSET ")
+                .push_param(SqlValue::Int(clamp(offset)));
+        }
+    }
+}
+
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The matching objects that follow the object `after` in order.
+pub fn select_after(
+    table: &TableSchema,
+    ctx: &Context,
+    dialect: Dialect,
+    after: &str,
+    limit: Option<u64>,
+) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "WITH m AS (SELECT *, ROW_NUMBER() OVER (ORDER BY {}) AS _rn FROM {}",
+        order_list(table, ctx),
+        quote(&table.table)
+    ));
+    where_clause(table, ctx, &mut sql);
+    sql.push(&format!(
+        ") SELECT {} FROM m WHERE _rn > (SELECT _rn FROM m WHERE {} = ",
+        read_list(table, dialect),
+        id_column()
+    ))
+    .push_param(SqlValue::Text(after.to_string()))
+    .push(") ORDER BY _rn");
+    push_limit(&mut sql, limit, 0);
+    sql
+}
+
+/// One object by id, if visible.
+pub fn select_one(table: &TableSchema, ctx: &Context, dialect: Dialect, id: &str) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "SELECT {} FROM {} WHERE {} = ",
+        read_list(table, dialect),
+        quote(&table.table),
+        id_column()
+    ))
+    .push_param(SqlValue::Text(id.to_string()))
+    .push(" AND ");
+    visibility(table, ctx, &mut sql);
+    sql
+}
+
+/// Claims an idempotency key for `id` (does nothing when the key is taken).
+pub fn claim_key(table: &TableSchema, dialect: Dialect, key: &str, id: &str) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "INSERT INTO {IDEMPOTENCY_TABLE} (table_name, idempotency_key, object_id) VALUES ("
+    ))
+    .push_param(SqlValue::Text(table.table.clone()))
+    .push(", ")
+    .push_param(SqlValue::Text(key.to_string()))
+    .push(", ")
+    .push_param(SqlValue::Text(id.to_string()))
+    .push(") ON CONFLICT DO NOTHING");
+    sql
+}
+
+/// The id an idempotency key was claimed for.
+pub fn key_owner(table: &TableSchema, dialect: Dialect, key: &str) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "SELECT object_id FROM {IDEMPOTENCY_TABLE} WHERE table_name = "
+    ))
+    .push_param(SqlValue::Text(table.table.clone()))
+    .push(" AND idempotency_key = ")
+    .push_param(SqlValue::Text(key.to_string()));
+    sql
+}
+
+/// Inserts the document; with a key, only if the key was claimed for this object.
+pub fn insert(
+    table: &TableSchema,
+    dialect: Dialect,
+    document: &Document,
+    key: Option<&str>,
+) -> Result<Sql, ManipulateError> {
+    let mut sql = Sql::new(dialect);
+    let names: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
+    sql.push(&format!(
+        "INSERT INTO {} ({}) SELECT ",
+        quote(&table.table),
+        names.join(", ")
+    ));
+    for (i, column) in table.columns.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push_param(to_sql(column, document)?);
+    }
+    if let Some(key) = key {
+        let id = document
+            .get(manipulate::query::ID)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        sql.push(&format!(
+            " WHERE (SELECT object_id FROM {IDEMPOTENCY_TABLE} WHERE table_name = "
+        ))
+        .push_param(SqlValue::Text(table.table.clone()))
+        .push(" AND idempotency_key = ")
+        .push_param(SqlValue::Text(key.to_string()))
+        .push(") = ")
+        .push_param(SqlValue::Text(id));
+    }
+    sql.push(&format!(" RETURNING {}", read_list(table, dialect)));
+    Ok(sql)
+}
+
+/// Replaces the visible object `id` with the document (the id stays).
+pub fn update(
+    table: &TableSchema,
+    ctx: &Context,
+    dialect: Dialect,
+    id: &str,
+    document: &Document,
+) -> Result<Sql, ManipulateError> {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!("UPDATE {} SET ", quote(&table.table)));
+    let mut first = true;
+    for column in table
+        .columns
+        .iter()
+        .filter(|c| c.name != manipulate::query::ID)
+    {
+        if !first {
+            sql.push(", ");
+        }
+        first = false;
+        sql.push(&format!("{} = ", quote(&column.name)))
+            .push_param(to_sql(column, document)?);
+    }
+    sql.push(&format!(" WHERE {} = ", id_column()))
+        .push_param(SqlValue::Text(id.to_string()))
+        .push(" AND ");
+    visibility(table, ctx, &mut sql);
+    sql.push(&format!(" RETURNING {}", read_list(table, dialect)));
+    Ok(sql)
+}
+
+/// Deletes the visible object `id`, returning it.
+pub fn delete_one(table: &TableSchema, ctx: &Context, dialect: Dialect, id: &str) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "DELETE FROM {} WHERE {} = ",
+        quote(&table.table),
+        id_column()
+    ))
+    .push_param(SqlValue::Text(id.to_string()))
+    .push(" AND ");
+    visibility(table, ctx, &mut sql);
+    sql.push(&format!(" RETURNING {}", read_list(table, dialect)));
+    sql
+}
+
+/// Deletes every matching object.
+pub fn delete_many(table: &TableSchema, ctx: &Context, dialect: Dialect) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!("DELETE FROM {}", quote(&table.table)));
+    where_clause(table, ctx, &mut sql);
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::{Column, ColumnKind, ElementKind};
+    use elemental::Identity;
+
+    fn table() -> TableSchema {
+        let column = |name: &str, kind| Column {
+            name: name.into(),
+            kind,
+            element: ElementKind::Text,
+            indexed: false,
+        };
+        TableSchema {
+            identity: Identity::new("thing", "things"),
+            table: "things".into(),
+            columns: vec![
+                column("ID", ColumnKind::Text),
+                column("namespace", ColumnKind::Text),
+                column("propagate", ColumnKind::Boolean),
+                column("name", ColumnKind::Text),
+            ],
+        }
+    }
+
+    #[test]
+    fn recursive_namespaces_are_a_range() {
+        let mut ctx = Context::in_namespace("/a");
+        ctx.recursive = true;
+        let sql = count(&table(), &ctx, Dialect::Sqlite);
+        assert_eq!(
+            sql.text,
+            "SELECT COUNT(*) FROM \"things\" WHERE 1 AND (\"namespace\" = ?1 OR (\"namespace\" >= ?2 AND \"namespace\" < ?3))"
+        );
+        assert_eq!(
+            sql.params,
+            vec![
+                SqlValue::Text("/a".into()),
+                SqlValue::Text("/a/".into()),
+                SqlValue::Text("/a0".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn propagation_reads_ancestors() {
+        let mut ctx = Context::in_namespace("/a/b");
+        ctx.propagated = true;
+        let sql = count(&table(), &ctx, Dialect::Postgres);
+        assert!(
+            sql.text.ends_with(
+                "(\"namespace\" = $1::text OR (\"propagate\" = $2::bool AND \"namespace\" IN ($3::text, $4::text)))"
+            ),
+            "{}",
+            sql.text
+        );
+    }
+
+    #[test]
+    fn order_skips_unknown_attributes() {
+        let ctx = Context {
+            order: vec!["-name".into(), "nope".into()],
+            ..Context::default()
+        };
+        assert_eq!(
+            order_list(&table(), &ctx),
+            "\"name\" DESC NULLS LAST, _seq ASC"
+        );
+    }
+}
