@@ -89,6 +89,22 @@ pub async fn send(addr: SocketAddr, request: &str) -> RawResponse {
     parse(&raw, request.starts_with("HEAD "))
 }
 
+/// Like [`send`], but a failure to connect, write or read a complete response is an error
+/// instead of a panic (for tests that kill servers).
+pub async fn try_send(addr: SocketAddr, request: &str) -> std::io::Result<RawResponse> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    if !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the connection closed before a complete response",
+        ));
+    }
+    Ok(parse(&raw, request.starts_with("HEAD ")))
+}
+
 /// Parses a raw response.
 pub fn parse(raw: &[u8], head: bool) -> RawResponse {
     let split = raw

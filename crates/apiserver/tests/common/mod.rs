@@ -1,0 +1,106 @@
+//! The apiserver binary as a child process on 127.0.0.1 port 0, and requests to it.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use testkit::RawResponse;
+
+/// A running apiserver process.
+pub struct Process {
+    child: Child,
+    /// Where its ReST server listens.
+    pub addr: SocketAddr,
+}
+
+impl Process {
+    /// Starts `apiserver --store STORE` on port 0 and waits until it listens.
+    pub fn start(store: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
+            .args(["--listen", "127.0.0.1:0", "--health", "127.0.0.1:0"])
+            .args(["--store", store, "--log-level", "info"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the apiserver binary");
+        let stdout = child.stdout.take().expect("stdout");
+        let (found, address) = mpsc::channel();
+        // Keeps reading the logs, so that the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("ReST server listening") {
+                    if let Some(addr) = line.split("address=").nth(1) {
+                        let _ = found.send(addr.trim().to_string());
+                    }
+                }
+            }
+        });
+        let addr = address
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the apiserver logs its address")
+            .parse()
+            .expect("a socket address");
+        Self { child, addr }
+    }
+
+    /// Stops it with SIGTERM and waits for a clean exit.
+    pub fn terminate(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait");
+        assert!(exit.success(), "apiserver exited with {exit}");
+    }
+
+    /// Kills it with SIGKILL.
+    pub fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends `method path` with a JSON body in `namespace`.
+pub async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    namespace: &str,
+    body: &str,
+) -> RawResponse {
+    let mut headers = vec![("X-Namespace", namespace)];
+    if !body.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    testkit::send(addr, &testkit::request(method, path, &headers, body)).await
+}
+
+/// The JSON body of a response.
+pub fn json(response: &RawResponse) -> serde_json::Value {
+    serde_json::from_slice(&response.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", response.text()))
+}
+
+/// The `field` of every object of a list response, sorted.
+pub fn fields(response: &RawResponse, field: &str) -> Vec<String> {
+    let mut out: Vec<String> = json(response)
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {}", response.text()))
+        .iter()
+        .map(|o| o[field].as_str().unwrap_or_default().to_string())
+        .collect();
+    out.sort();
+    out
+}
