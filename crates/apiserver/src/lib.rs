@@ -45,9 +45,12 @@ pub fn root_handler() -> RouteHandler {
 }
 
 /// The apiserver: `options` completed with the gaia model (versions 0 and 1), the root handler,
-/// a retriever over `store`, and one storage-backed processor per identity.
+/// a retriever over `store`, push on `/events` (the given push options, or the defaults), and
+/// one storage-backed processor per identity.
 pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, ServerError> {
+    let push = options.push.clone().unwrap_or_default();
     let mut options = options
+        .with_push(push)
         .with_root_handler(root_handler())
         .with_retriever(Arc::new(crud::StoreRetriever::new(
             store.clone(),

@@ -39,6 +39,7 @@ mod health;
 pub mod meta;
 pub mod options;
 mod processor;
+pub mod push;
 pub mod ratelimit;
 mod response;
 mod router;
@@ -59,6 +60,7 @@ pub use processor::{
     Context, CreateProcessor, DeleteProcessor, InfoProcessor, Output, PatchProcessor,
     ProcessorResult, ProcessorSet, RetrieveManyProcessor, RetrieveProcessor, UpdateProcessor,
 };
+pub use push::{PushOptions, Pusher};
 pub use ratelimit::RateLimit;
 pub use server::{Server, ServerError};
 

@@ -112,6 +112,8 @@ pub struct Options {
     pub event_publisher: Option<Arc<dyn EventPublisher>>,
     /// Routes served by custom handlers (exact path -> handler), checked before model routes.
     pub custom_routes: BTreeMap<String, RouteHandler>,
+    /// The push server (websocket sessions on `/events`). Default off.
+    pub push: Option<crate::push::PushOptions>,
 }
 
 impl Default for Options {
@@ -157,6 +159,7 @@ impl Options {
             recover_panics: true,
             event_publisher: None,
             custom_routes: BTreeMap::new(),
+            push: None,
         }
     }
 
@@ -342,6 +345,13 @@ impl Options {
     /// Sends the events of completed writes to a publisher.
     pub fn with_event_publisher(mut self, publisher: Arc<dyn EventPublisher>) -> Self {
         self.event_publisher = Some(publisher);
+        self
+    }
+
+    /// Turns the push server on. Unless an event publisher is set, the events of completed
+    /// writes are published to its pub/sub (when `publish` is on).
+    pub fn with_push(mut self, push: crate::push::PushOptions) -> Self {
+        self.push = Some(push);
         self
     }
 }

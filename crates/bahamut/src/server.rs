@@ -49,6 +49,9 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The push server's pub/sub could not be connected.
+    #[error("cannot connect the push pub/sub: {0}")]
+    PubSub(String),
 }
 
 /// What the running server shares with its connections.
@@ -56,6 +59,7 @@ pub(crate) struct Inner {
     pub options: Options,
     pub processors: HashMap<&'static str, Arc<dyn ErasedProcessor>>,
     pub healthy: AtomicBool,
+    pub push: Option<Arc<crate::push::PushRuntime>>,
     routes: BTreeMap<String, Vec<RouteInfo>>,
     versions: BTreeMap<String, String>,
 }
@@ -68,11 +72,26 @@ pub struct Server {
 
 impl Server {
     /// A server with these options and no processor.
-    pub fn new(options: Options) -> Self {
+    pub fn new(mut options: Options) -> Self {
+        if let Some(push) = &options.push {
+            if push.publish && options.event_publisher.is_none() {
+                options.event_publisher =
+                    Some(Arc::new(crate::push::Pusher::new(push.pubsub.clone())));
+            }
+        }
         Self {
             options,
             processors: HashMap::new(),
         }
+    }
+
+    /// Publishes events from application code to the push sessions (of every server sharing
+    /// the pub/sub); `None` when push is off.
+    pub fn pusher(&self) -> Option<crate::push::Pusher> {
+        self.options
+            .push
+            .as_ref()
+            .map(|push| crate::push::Pusher::new(push.pubsub.clone()))
     }
 
     /// Registers the processor of an identity.
@@ -154,16 +173,21 @@ impl Server {
             (None, None) => None,
             (custom, addr) => Some(listener(custom, addr, "the health address").await?),
         };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let push = match &self.options.push {
+            Some(options) => Some(start_push(options, stop_rx.clone()).await?),
+            None => None,
+        };
         let inner = Arc::new(Inner {
             routes: self.routes_info(),
             versions: self.versions_info(),
             options: self.options,
             processors: self.processors,
             healthy: AtomicBool::new(true),
+            push,
         });
         let rest = rest.ok_or(ServerError::NoModel)?;
         tracing::info!(address = %rest.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "ReST server listening");
-        let (stop_tx, stop_rx) = watch::channel(false);
         let health_task = health
             .flatten()
             .map(|listener| tokio::spawn(serve_health(inner.clone(), listener)));
@@ -171,8 +195,11 @@ impl Server {
             hook().await;
         }
         let connections = accept_until(inner.clone(), rest, shutdown, stop_rx).await;
-        // The listener is closed now: new connections are refused.
+        // The listener is closed now: new connections are refused, push sessions close.
         let _ = stop_tx.send(true);
+        if let Some(push) = &inner.push {
+            push.hub.close_all();
+        }
         drain(connections, inner.options.drain_timeout).await;
         if let Some(task) = health_task {
             task.abort();
@@ -180,6 +207,29 @@ impl Server {
         tracing::info!("server stopped");
         Ok(())
     }
+}
+
+/// Starts the hub and connects it to the pub/sub.
+async fn start_push(
+    options: &crate::push::PushOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<Arc<crate::push::PushRuntime>, ServerError> {
+    let hub = Arc::new(crate::push::Hub::new(
+        options.backlog_size,
+        options.session_queue_size,
+    ));
+    let deliver_to = hub.clone();
+    options
+        .pubsub
+        .connect(Arc::new(move |events| deliver_to.deliver(events)))
+        .await
+        .map_err(|e| ServerError::PubSub(e.to_string()))?;
+    tracing::info!(endpoint = %options.endpoint, "push server ready");
+    Ok(Arc::new(crate::push::PushRuntime {
+        options: options.clone(),
+        hub,
+        stop,
+    }))
 }
 
 type SharedListener = Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>;
@@ -325,6 +375,14 @@ async fn handle(
     request: http::Request<Incoming>,
     remote: SocketAddr,
 ) -> HttpResponse {
+    if let Some(push) = &inner.push {
+        if push.options.dispatch
+            && request.method() == http::Method::GET
+            && request.uri().path() == push.options.endpoint
+        {
+            return crate::push::upgrade(push.clone(), request, Some(remote)).await;
+        }
+    }
     let (parts, body) = request.into_parts();
     let finish = Finish {
         request_headers: &parts.headers,

@@ -59,6 +59,10 @@ pub struct Event {
     pub encoding: EncodingType,
     /// When it happened.
     pub timestamp: OffsetDateTime,
+    /// Its number in the push stream of the server cluster, increasing; 0 until the push
+    /// server numbers it (and then left out of the wire form). Beyond the reference: a session
+    /// resumes with `since=<sequence>`.
+    pub sequence: u64,
 }
 
 impl Event {
@@ -75,6 +79,7 @@ impl Event {
             entity: crate::encode(encoding, entity)?,
             encoding,
             timestamp: OffsetDateTime::now_utc(),
+            sequence: 0,
         })
     }
 
@@ -90,6 +95,7 @@ impl Event {
             entity: object.encode(encoding)?,
             encoding,
             timestamp: OffsetDateTime::now_utc(),
+            sequence: 0,
         })
     }
 
@@ -119,6 +125,7 @@ impl Event {
                         encoding: wire.as_str(),
                         entity: &*entity,
                         identity: &self.identity,
+                        sequence: self.sequence,
                         timestamp: &timestamp,
                         event_type: self.event_type,
                     },
@@ -130,6 +137,7 @@ impl Event {
                     encoding: wire.as_str(),
                     entity: Bytes(&entity),
                     identity: &self.identity,
+                    sequence: self.sequence,
                     timestamp: &timestamp,
                     event_type: self.event_type,
                 },
@@ -139,7 +147,7 @@ impl Event {
 
     /// Decodes an event from the wire.
     pub fn decode(wire: EncodingType, data: &[u8]) -> Result<Event, Error> {
-        let (entity, identity, timestamp, event_type) = match wire {
+        let (entity, identity, timestamp, event_type, sequence) = match wire {
             EncodingType::Json => {
                 let e: WireEventOwned<Box<serde_json::value::RawValue>> =
                     crate::decode(wire, data)?;
@@ -148,11 +156,18 @@ impl Event {
                     e.identity,
                     e.timestamp,
                     e.event_type,
+                    e.sequence,
                 )
             }
             EncodingType::Msgpack => {
                 let e: WireEventOwned<ByteBuf> = crate::decode(wire, data)?;
-                (e.entity.0, e.identity, e.timestamp, e.event_type)
+                (
+                    e.entity.0,
+                    e.identity,
+                    e.timestamp,
+                    e.event_type,
+                    e.sequence,
+                )
             }
         };
         let timestamp = parse_filter_date(&timestamp)
@@ -163,6 +178,7 @@ impl Event {
             entity,
             encoding: wire,
             timestamp,
+            sequence,
         })
     }
 }
@@ -172,6 +188,8 @@ struct WireEvent<'a, E: Serialize> {
     encoding: &'a str,
     entity: E,
     identity: &'a str,
+    #[serde(skip_serializing_if = "is_zero")]
+    sequence: u64,
     timestamp: &'a str,
     #[serde(rename = "type")]
     event_type: EventType,
@@ -182,9 +200,15 @@ struct WireEventOwned<E> {
     entity: E,
     #[serde(default)]
     identity: String,
+    #[serde(default)]
+    sequence: u64,
     timestamp: String,
     #[serde(rename = "type")]
     event_type: EventType,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Bytes serialized as msgpack `bin`.
@@ -240,7 +264,30 @@ mod tests {
             entity: br#"{"ID":"x","name":"a"}"#.to_vec(),
             encoding: EncodingType::Json,
             timestamp: datetime!(2026-11-24 01:41:33.5 UTC),
+            sequence: 0,
         }
+    }
+
+    #[test]
+    fn sequence_is_on_the_wire_once_numbered() {
+        let mut event = sample();
+        event.sequence = 42;
+        let bytes = event.encode(EncodingType::Json).unwrap();
+        assert_eq!(
+            String::from_utf8(bytes.clone()).unwrap(),
+            r#"{"encoding":"application/json","entity":{"ID":"x","name":"a"},"identity":"list","sequence":42,"timestamp":"2026-11-24T01:41:33.5Z","type":"create"}"#
+        );
+        assert_eq!(
+            Event::decode(EncodingType::Json, &bytes).unwrap().sequence,
+            42
+        );
+        let packed = event.encode(EncodingType::Msgpack).unwrap();
+        assert_eq!(
+            Event::decode(EncodingType::Msgpack, &packed)
+                .unwrap()
+                .sequence,
+            42
+        );
     }
 
     #[test]

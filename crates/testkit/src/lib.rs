@@ -4,7 +4,8 @@
 //!   line, header names and values, and body the server wrote;
 //! - [`start`]: a server started on `127.0.0.1:0` (ReST and health), stopped on demand;
 //! - [`conformance`]: the storage backend conformance suite, the same for every backend;
-//! - [`env`](mod@env): scratch folders, and the PostgreSQL / NATS URLs tests read from the environment.
+//! - [`env`](mod@env): scratch folders, and the PostgreSQL / NATS URLs tests read from the environment;
+//! - [`push`]: a websocket client of push sessions.
 //!
 //! ```no_run
 //! # async fn example() {
@@ -19,6 +20,7 @@
 
 pub mod conformance;
 pub mod env;
+pub mod push;
 
 use std::net::SocketAddr;
 

@@ -1,0 +1,166 @@
+//! The push server: websocket sessions on `/events` receiving the change events they ask for.
+//!
+//! Every write the dispatch pipeline completes publishes its events to the [`PubSub`]; what the
+//! pub/sub delivers goes to the [`Hub`], which numbers each event, keeps a bounded backlog for
+//! resumes (`since=<sequence>`), and hands it to every session through a bounded queue.
+//! A session only receives events of its namespace (and below with `recursive=true` or
+//! `mode=all`), of the identities and types its push config asks for, matching its filters,
+//! and that the application's [`PushDispatchHandler`] lets through.
+
+mod hub;
+mod session;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use elemental::{Error, Event, PushConfig};
+
+use crate::BoxFuture;
+pub use hub::{Hub, Published, Subscription};
+pub(crate) use session::{PushRuntime, upgrade};
+
+/// What is known of a push session: for authenticators and dispatch handlers.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// The namespace of the session (`/` by default).
+    pub namespace: String,
+    /// True when it receives the namespace's descendants too.
+    pub recursive: bool,
+    /// The token (`token` query parameter, or the `Authorization` header).
+    pub token: Option<String>,
+    /// The query parameters of the upgrade request.
+    pub parameters: Vec<(String, String)>,
+    /// The headers of the upgrade request.
+    pub headers: http::HeaderMap,
+    /// The client's address.
+    pub remote: Option<std::net::SocketAddr>,
+}
+
+/// Decides whether a push session may open (runs before the upgrade; a refusal is a 401).
+pub trait SessionAuthenticator: Send + Sync {
+    /// `Ok(true)` to let the session open, `Ok(false)` to refuse it.
+    fn authenticate_session<'a>(
+        &'a self,
+        session: &'a SessionInfo,
+    ) -> BoxFuture<'a, Result<bool, Error>>;
+}
+
+/// The application's say on push sessions.
+pub trait PushDispatchHandler: Send + Sync {
+    /// Runs before the upgrade: `false` refuses the session with a 403.
+    fn on_push_session_init<'a>(&'a self, _session: &'a SessionInfo) -> BoxFuture<'a, bool> {
+        Box::pin(async { true })
+    }
+    /// The session is open.
+    fn on_push_session_start(&self, _session: &SessionInfo) {}
+    /// The session is closed.
+    fn on_push_session_stop(&self, _session: &SessionInfo) {}
+    /// Whether this event goes to this session (after namespace scoping and the push config,
+    /// which the handler cannot override).
+    fn should_dispatch(
+        &self,
+        _session: &SessionInfo,
+        _event: &Published,
+        _config: Option<&PushConfig>,
+    ) -> bool {
+        true
+    }
+}
+
+/// Called with every batch of events the pub/sub delivers.
+pub type Deliver = Arc<dyn Fn(Vec<Event>) + Send + Sync>;
+
+/// Carries events between the servers of a cluster.
+pub trait PubSub: Send + Sync {
+    /// Publishes events to every server of the cluster, this one included.
+    fn publish(&self, events: Vec<Event>);
+    /// Starts handing what is published to `deliver`.
+    fn connect(&self, deliver: Deliver) -> BoxFuture<'_, Result<(), Error>>;
+}
+
+/// The in-process pub/sub (the default): events go straight to this server's sessions.
+#[derive(Default)]
+pub struct LocalPubSub {
+    deliver: OnceLock<Deliver>,
+}
+
+impl PubSub for LocalPubSub {
+    fn publish(&self, events: Vec<Event>) {
+        match self.deliver.get() {
+            Some(deliver) => deliver(events),
+            None => tracing::debug!("push not started: events dropped"),
+        }
+    }
+
+    fn connect(&self, deliver: Deliver) -> BoxFuture<'_, Result<(), Error>> {
+        let _ = self.deliver.set(deliver);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Options of the push server, with their defaults.
+#[derive(Clone)]
+pub struct PushOptions {
+    /// The websocket endpoint. Default `/events`.
+    pub endpoint: String,
+    /// Serve sessions (dispatch). Default true.
+    pub dispatch: bool,
+    /// Publish the events of completed writes. Default true.
+    pub publish: bool,
+    /// The pub/sub. Default in-process.
+    pub pubsub: Arc<dyn PubSub>,
+    /// Checks sessions before the upgrade (all must accept). Default none.
+    pub authenticators: Vec<Arc<dyn SessionAuthenticator>>,
+    /// The application's handler. Default none.
+    pub dispatch_handler: Option<Arc<dyn PushDispatchHandler>>,
+    /// Events kept for resumes. Default 10,000.
+    pub backlog_size: usize,
+    /// Events queued per session before it is cut off. Default 1,024.
+    pub session_queue_size: usize,
+    /// Keep-alive ping interval. Default 15 s.
+    pub ping_interval: Duration,
+    /// A session that answers no ping for this long is closed. Default 30 s.
+    pub pong_timeout: Duration,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        Self {
+            endpoint: "/events".to_string(),
+            dispatch: true,
+            publish: true,
+            pubsub: Arc::new(LocalPubSub::default()),
+            authenticators: Vec::new(),
+            dispatch_handler: None,
+            backlog_size: 10_000,
+            session_queue_size: 1024,
+            ping_interval: Duration::from_secs(15),
+            pong_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Publishes events from application code (`Server::pusher`), like the events of writes.
+#[derive(Clone)]
+pub struct Pusher {
+    pubsub: Arc<dyn PubSub>,
+}
+
+impl Pusher {
+    pub(crate) fn new(pubsub: Arc<dyn PubSub>) -> Self {
+        Self { pubsub }
+    }
+
+    /// Publishes events to every session of the cluster that wants them.
+    pub fn push(&self, events: Vec<Event>) {
+        if !events.is_empty() {
+            self.pubsub.publish(events);
+        }
+    }
+}
+
+impl crate::EventPublisher for Pusher {
+    fn publish(&self, events: Vec<Event>) {
+        self.push(events);
+    }
+}

@@ -1,0 +1,391 @@
+//! One push session: the checks before the upgrade (401, 403), then the websocket loop: push
+//! configs in, events out, keep-alive pings, and a clear close when the session falls behind
+//! or the server stops.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use elemental::namespace::{is_namespace_in_subtree, validate_namespace};
+use elemental::{EncodingType, Error, Errors, Event, PushConfig};
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderValue, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
+
+use super::{Hub, Published, PushOptions, SessionInfo};
+use crate::HttpResponse;
+use crate::response::{Finish, bare, error_response};
+
+/// What the push server shares with its sessions.
+pub(crate) struct PushRuntime {
+    pub options: PushOptions,
+    pub hub: Arc<Hub>,
+    pub stop: watch::Receiver<bool>,
+}
+
+/// A session's settings, from the upgrade request.
+struct Settings {
+    info: SessionInfo,
+    encoding: EncodingType,
+    errors_enabled: bool,
+    since: Option<u64>,
+}
+
+fn error(title: &str, description: String, code: u16) -> Error {
+    Error::new(title, description, "bahamut", code)
+}
+
+fn settings(
+    request: &http::Request<Incoming>,
+    remote: Option<std::net::SocketAddr>,
+) -> Result<Settings, Error> {
+    let query = elemental::parse_query(request.uri().query().unwrap_or_default());
+    let first = |name: &str| query.get(name).and_then(|v| v.first()).map(String::as_str);
+    let headers = request.headers();
+    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let namespace = first("namespace")
+        .or_else(|| header_text("X-Namespace"))
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or("/")
+        .to_string();
+    validate_namespace(&namespace)?;
+    let encoding_name = first("encoding")
+        .or_else(|| first("accept"))
+        .or_else(|| header_text("Accept"))
+        .unwrap_or_default();
+    let encoding = if encoding_name.contains("msgpack") {
+        EncodingType::Msgpack
+    } else {
+        EncodingType::Json
+    };
+    let since = first("since")
+        .map(|s| {
+            s.parse::<u64>().map_err(|_| {
+                error(
+                    "Bad Request",
+                    format!("invalid since '{s}': it must be an event sequence number"),
+                    400,
+                )
+            })
+        })
+        .transpose()?;
+    let token = first("token").map(str::to_string).or_else(|| {
+        header_text("Authorization").map(|a| a.strip_prefix("Bearer ").unwrap_or(a).to_string())
+    });
+    Ok(Settings {
+        info: SessionInfo {
+            namespace,
+            recursive: first("mode") == Some("all") || first("recursive") == Some("true"),
+            token,
+            parameters: query
+                .iter()
+                .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
+                .collect(),
+            headers: headers.clone(),
+            remote,
+        },
+        encoding,
+        errors_enabled: first("enableErrors") == Some("true"),
+        since,
+    })
+}
+
+fn refuse(error: Error, encoding: EncodingType, headers: &http::HeaderMap) -> HttpResponse {
+    let finish = Finish {
+        request_headers: headers,
+        cors: None,
+        compression: None,
+    };
+    error_response(
+        &Errors::from(error).with_trace("unknown"),
+        encoding,
+        &finish,
+    )
+}
+
+/// Answers an upgrade request on the push endpoint: checks, then 101 and the session.
+pub(crate) async fn upgrade(
+    push: Arc<PushRuntime>,
+    mut request: http::Request<Incoming>,
+    remote: Option<std::net::SocketAddr>,
+) -> HttpResponse {
+    let headers = request.headers().clone();
+    let key = match (
+        headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()),
+        headers.get(header::SEC_WEBSOCKET_KEY),
+    ) {
+        (Some(upgrade), Some(key)) if upgrade.eq_ignore_ascii_case("websocket") => key.clone(),
+        _ => {
+            let e = error(
+                "Bad Request",
+                "the push endpoint expects a websocket upgrade".into(),
+                400,
+            );
+            return refuse(e, EncodingType::Json, &headers);
+        }
+    };
+    let settings = match settings(&request, remote) {
+        Ok(settings) => settings,
+        Err(e) => return refuse(e, EncodingType::Json, &headers),
+    };
+    for authenticator in &push.options.authenticators {
+        match authenticator.authenticate_session(&settings.info).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let e = error(
+                    "Unauthorized",
+                    "You are not authorized to access this resource.".into(),
+                    401,
+                );
+                return refuse(e, settings.encoding, &headers);
+            }
+            Err(e) => return refuse(e, settings.encoding, &headers),
+        }
+    }
+    if let Some(handler) = &push.options.dispatch_handler {
+        if !handler.on_push_session_init(&settings.info).await {
+            let e = error(
+                "Forbidden",
+                "You are not allowed to access this resource.".into(),
+                403,
+            );
+            return refuse(e, settings.encoding, &headers);
+        }
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    tokio::spawn(async move {
+        match hyper::upgrade::on(&mut request).await {
+            Ok(upgraded) => {
+                let socket =
+                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
+                        .await;
+                run(push, socket, settings).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "push upgrade failed"),
+        }
+    });
+    let mut response = bare(StatusCode::SWITCHING_PROTOCOLS);
+    let h = response.headers_mut();
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    if let Ok(value) = HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    response
+}
+
+type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+/// Why a session ends.
+enum End {
+    /// The client left.
+    Left,
+    /// Close with this code and reason.
+    Close(CloseCode, String),
+}
+
+struct Session {
+    settings: Settings,
+    push: Arc<PushRuntime>,
+    config: Option<PushConfig>,
+    last_sent: u64,
+}
+
+impl Session {
+    fn wants(&self, published: &Published) -> bool {
+        let info = &self.settings.info;
+        let in_scope = if info.recursive {
+            is_namespace_in_subtree(&info.namespace, &published.namespace)
+        } else {
+            info.namespace == published.namespace
+        };
+        let event = &published.event;
+        in_scope
+            && self
+                .config
+                .as_ref()
+                .is_none_or(|c| c.accepts(&event.identity, event.event_type, published.document()))
+            && self
+                .push
+                .options
+                .dispatch_handler
+                .as_ref()
+                .is_none_or(|h| h.should_dispatch(info, published, self.config.as_ref()))
+    }
+
+    fn message(&self, wire: Vec<u8>) -> Option<Message> {
+        match self.settings.encoding {
+            EncodingType::Json => Utf8Bytes::try_from(Bytes::from(wire))
+                .ok()
+                .map(Message::Text),
+            EncodingType::Msgpack => Some(Message::Binary(Bytes::from(wire))),
+        }
+    }
+
+    async fn send(&mut self, socket: &mut Socket, published: &Published) -> Result<(), End> {
+        self.last_sent = published.event.sequence;
+        if !self.wants(published) {
+            return Ok(());
+        }
+        let Some(wire) = published.wire(self.settings.encoding) else {
+            return Ok(());
+        };
+        match self.message(wire.to_vec()) {
+            Some(message) => socket.send(message).await.map_err(|_| End::Left),
+            None => Ok(()),
+        }
+    }
+
+    async fn send_error(&mut self, socket: &mut Socket, e: &Error) -> Result<(), End> {
+        let wire = Event::error(e, self.settings.encoding)
+            .and_then(|ev| ev.encode(self.settings.encoding));
+        match wire.ok().and_then(|w| self.message(w)) {
+            Some(message) => socket.send(message).await.map_err(|_| End::Left),
+            None => Ok(()),
+        }
+    }
+
+    /// A push config from the client: applied, or an error event / close 1003.
+    async fn configure(&mut self, socket: &mut Socket, data: &[u8]) -> Result<(), End> {
+        let parsed = elemental::decode::<PushConfig>(self.settings.encoding, data)
+            .map_err(|e| {
+                error(
+                    "Bad request",
+                    format!("unable to decode push config: {}", e.description),
+                    400,
+                )
+            })
+            .and_then(|mut config| config.parse_identity_filters().map(|()| config));
+        match parsed {
+            Ok(config) => {
+                self.config = Some(config);
+                Ok(())
+            }
+            Err(e) if self.settings.errors_enabled => self.send_error(socket, &e).await,
+            Err(e) => Err(End::Close(CloseCode::Unsupported, e.description)),
+        }
+    }
+}
+
+fn close_reason(reason: String) -> Utf8Bytes {
+    // A close reason holds at most 123 bytes.
+    let mut reason = reason;
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    reason.into()
+}
+
+async fn run(push: Arc<PushRuntime>, mut socket: Socket, settings: Settings) {
+    if let Some(handler) = &push.options.dispatch_handler {
+        handler.on_push_session_start(&settings.info);
+    }
+    let since = settings.since;
+    let subscription = push.hub.subscribe(since);
+    let id = subscription.id;
+    let mut session = Session {
+        settings,
+        push: push.clone(),
+        config: None,
+        last_sent: since.unwrap_or(0),
+    };
+    let end = serve(&mut session, &mut socket, subscription).await;
+    push.hub.unsubscribe(id);
+    if let End::Close(code, reason) = end {
+        let frame = CloseFrame {
+            code,
+            reason: close_reason(reason),
+        };
+        let _ = socket.close(Some(frame)).await;
+    }
+    if let Some(handler) = &push.options.dispatch_handler {
+        handler.on_push_session_stop(&session.settings.info);
+    }
+}
+
+async fn serve(
+    session: &mut Session,
+    socket: &mut Socket,
+    mut subscription: super::Subscription,
+) -> End {
+    if subscription.resync {
+        let e = error(
+            "Resync Required",
+            format!(
+                "the events after sequence {} are no longer kept: reload the objects; live events follow",
+                session.last_sent
+            ),
+            410,
+        );
+        if let Err(end) = session.send_error(socket, &e).await {
+            return end;
+        }
+    }
+    for published in std::mem::take(&mut subscription.replay) {
+        if let Err(end) = session.send(socket, &published).await {
+            return end;
+        }
+    }
+    let options = session.push.options.clone();
+    let mut stop = session.push.stop.clone();
+    let mut ping = tokio::time::interval(options.ping_interval);
+    ping.tick().await;
+    let mut last_seen = Instant::now();
+    loop {
+        tokio::select! {
+            incoming = socket.next() => {
+                last_seen = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Err(end) = session.configure(socket, text.as_bytes()).await {
+                            return end;
+                        }
+                    }
+                    Some(Ok(Message::Binary(data))) => {
+                        if let Err(end) = session.configure(socket, &data).await {
+                            return end;
+                        }
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::Left,
+                    Some(Ok(_)) => {}
+                }
+            }
+            published = subscription.queue.recv() => match published {
+                Some(published) => {
+                    if let Err(end) = session.send(socket, &published).await {
+                        return end;
+                    }
+                }
+                None if subscription.cut_off.load(std::sync::atomic::Ordering::Acquire) => {
+                    return End::Close(
+                        CloseCode::Again,
+                        format!("too slow: events were lost; resume with since={}", session.last_sent),
+                    );
+                }
+                None => return End::Close(CloseCode::Away, "server shutting down".into()),
+            },
+            _ = ping.tick() => {
+                if last_seen.elapsed() > options.pong_timeout {
+                    return End::Close(CloseCode::Away, "no answer to pings".into());
+                }
+                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                    return End::Left;
+                }
+            }
+            () = stopping(&mut stop) => {
+                return End::Close(CloseCode::Away, "server shutting down".into());
+            }
+        }
+    }
+}
+
+/// Completes when the server stops.
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopping| *stopping).await.is_ok();
+}
