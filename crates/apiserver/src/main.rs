@@ -20,6 +20,16 @@ struct Args {
     /// Storage: sqlite:PATH (one embedded file), postgres:URL, or memory (nothing kept).
     #[arg(long, env = "APISERVER_STORE", default_value = "sqlite:./apiserver.db")]
     store: StoreSpec,
+    /// With a PostgreSQL store: the schema that holds the tables (created if missing).
+    #[arg(long, env = "APISERVER_POSTGRES_SCHEMA")]
+    postgres_schema: Option<String>,
+    /// NATS server for push events (nats://host:4222): every apiserver sharing it delivers
+    /// every write to its push sessions. Default: push within this process only.
+    #[arg(long, env = "APISERVER_NATS")]
+    nats: Option<String>,
+    /// NATS subject of the push events (and name of their JetStream stream, upper-cased).
+    #[arg(long, env = "APISERVER_NATS_TOPIC", default_value = "apiserver.events")]
+    nats_topic: String,
     /// Log level (error, warn, info, debug, trace) or a tracing filter.
     #[arg(long, env = "APISERVER_LOG_LEVEL", default_value = "info")]
     log_level: String,
@@ -46,6 +56,15 @@ async fn shutdown_signal() {
     }
 }
 
+/// Push on `/events`, through NATS when `--nats` is given.
+fn push_options(args: &Args) -> bahamut::PushOptions {
+    let mut push = bahamut::PushOptions::default();
+    if let Some(url) = &args.nats {
+        push.pubsub = std::sync::Arc::new(bahamut::push::NatsPubSub::new(url, &args.nats_topic));
+    }
+    push
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -56,7 +75,7 @@ async fn main() -> ExitCode {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
-    let store = match apiserver::open_store(&args.store).await {
+    let store = match apiserver::open_store(&args.store, args.postgres_schema.as_deref()).await {
         Ok(store) => store,
         Err(message) => {
             eprintln!("apiserver: {message}");
@@ -67,7 +86,8 @@ async fn main() -> ExitCode {
         .with_listen(args.listen)
         .with_health_listen(args.health)
         .with_drain_timeout(std::time::Duration::from_secs(args.drain_seconds))
-        .with_service_info("apiserver", Some(env!("CARGO_PKG_VERSION")), &[]);
+        .with_service_info("apiserver", Some(env!("CARGO_PKG_VERSION")), &[])
+        .with_push(push_options(&args));
     let server = match apiserver::server(options, store) {
         Ok(server) => server,
         Err(e) => {

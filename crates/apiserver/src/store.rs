@@ -55,8 +55,12 @@ impl StoreSpec {
     }
 }
 
-/// Opens the store, creating or migrating its tables for the gaia model.
-pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Manipulator>, String> {
+/// Opens the store, creating or migrating its tables for the gaia model. With PostgreSQL,
+/// `postgres_schema` keeps the tables in that schema (created if missing).
+pub async fn open_store(
+    spec: &StoreSpec,
+    postgres_schema: Option<&str>,
+) -> Result<Arc<dyn Manipulator>, String> {
     let manager = gaia::model::manager();
     match spec {
         StoreSpec::Memory => Ok(Arc::new(MemoryManipulator::new())),
@@ -64,10 +68,14 @@ pub async fn open_store(spec: &StoreSpec) -> Result<Arc<dyn Manipulator>, String
             .await
             .map(|store| Arc::new(store) as Arc<dyn Manipulator>)
             .map_err(|e| format!("sqlite:{path}: {e}")),
-        StoreSpec::Postgres(url) => manipsql::open_postgres(PostgresOptions::new(url), manager)
-            .await
-            .map(|store| Arc::new(store) as Arc<dyn Manipulator>)
-            .map_err(|e| format!("postgres: {e}")),
+        StoreSpec::Postgres(url) => {
+            let mut options = PostgresOptions::new(url);
+            options.schema = postgres_schema.map(str::to_string);
+            manipsql::open_postgres(options, manager)
+                .await
+                .map(|store| Arc::new(store) as Arc<dyn Manipulator>)
+                .map_err(|e| format!("postgres: {e}"))
+        }
     }
 }
 

@@ -71,7 +71,7 @@ async fn namespace_rules_in_memory() {
 async fn namespace_rules_on_sqlite() {
     let dir = TempDir::new("apiserver_namespaces");
     let spec = format!("sqlite:{}", dir.path().join("a.db").display());
-    let store = apiserver::open_store(&spec.parse().expect("store flag"))
+    let store = apiserver::open_store(&spec.parse().expect("store flag"), None)
         .await
         .expect("open SQLite");
     check_rules(store).await;

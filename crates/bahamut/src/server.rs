@@ -217,6 +217,7 @@ async fn start_push(
     let hub = Arc::new(crate::push::Hub::new(
         options.backlog_size,
         options.session_queue_size,
+        options.pubsub.numbers_events(),
     ));
     let deliver_to = hub.clone();
     options

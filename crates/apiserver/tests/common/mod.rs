@@ -20,9 +20,15 @@ pub struct Process {
 impl Process {
     /// Starts `apiserver --store STORE` on port 0 and waits until it listens.
     pub fn start(store: &str) -> Self {
+        Self::start_with(store, &[])
+    }
+
+    /// Starts `apiserver --store STORE ARGS...` on port 0 and waits until it listens.
+    pub fn start_with(store: &str, args: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
             .args(["--listen", "127.0.0.1:0", "--health", "127.0.0.1:0"])
             .args(["--store", store, "--log-level", "info"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

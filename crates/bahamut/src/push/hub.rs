@@ -94,12 +94,17 @@ pub struct Hub {
 
 impl Hub {
     /// A hub keeping `backlog_size` events for resumes, with `queue_size` events of queue per
-    /// session. Sequences start at the current time in microseconds, so that they keep
-    /// increasing across restarts.
-    pub fn new(backlog_size: usize, queue_size: usize) -> Self {
-        let start = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(1, |d| d.as_micros() as u64);
+    /// session. When `numbered` is false the hub numbers events itself, starting at the
+    /// current time in microseconds so that sequences keep increasing across restarts; when
+    /// true, events come numbered (by the pub/sub) and the hub keeps their numbers.
+    pub fn new(backlog_size: usize, queue_size: usize, numbered: bool) -> Self {
+        let start = if numbered {
+            1
+        } else {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(1, |d| d.as_micros() as u64)
+        };
         Self {
             state: Mutex::new(State {
                 next_sequence: start.max(1),
@@ -120,8 +125,13 @@ impl Hub {
     pub fn deliver(&self, events: Vec<Event>) {
         let mut state = self.state();
         for mut event in events {
-            event.sequence = state.next_sequence;
-            state.next_sequence += 1;
+            if event.sequence == 0 {
+                event.sequence = state.next_sequence;
+            } else if event.sequence < state.next_sequence {
+                // Already delivered (a pub/sub redelivery).
+                continue;
+            }
+            state.next_sequence = event.sequence + 1;
             let published = Arc::new(Published::new(event));
             if self.backlog_size > 0 {
                 if state.backlog.len() == self.backlog_size {
@@ -224,7 +234,7 @@ mod tests {
 
     #[test]
     fn resume_replays_the_backlog_without_gap_or_duplicate() {
-        let hub = Hub::new(3, 10);
+        let hub = Hub::new(3, 10, false);
         hub.deliver(vec![event("1"), event("2")]);
         let first = hub.last_sequence() - 1;
         hub.deliver(vec![event("3")]);
@@ -246,7 +256,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_cuts_the_session_off() {
-        let hub = Hub::new(0, 2);
+        let hub = Hub::new(0, 2, false);
         let slow = hub.subscribe(None);
         let mut fast = hub.subscribe(None);
         for n in 0..3 {

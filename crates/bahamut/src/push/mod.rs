@@ -8,6 +8,8 @@
 //! and that the application's [`PushDispatchHandler`] lets through.
 
 mod hub;
+#[cfg(feature = "nats")]
+mod nats;
 mod session;
 
 use std::sync::{Arc, OnceLock};
@@ -17,6 +19,8 @@ use elemental::{Error, Event, PushConfig};
 
 use crate::BoxFuture;
 pub use hub::{Hub, Published, Subscription};
+#[cfg(feature = "nats")]
+pub use nats::NatsPubSub;
 pub(crate) use session::{PushRuntime, upgrade};
 
 /// What is known of a push session: for authenticators and dispatch handlers.
@@ -74,6 +78,11 @@ pub type Deliver = Arc<dyn Fn(Vec<Event>) + Send + Sync>;
 pub trait PubSub: Send + Sync {
     /// Publishes events to every server of the cluster, this one included.
     fn publish(&self, events: Vec<Event>);
+    /// True when the events delivered already carry their cluster-wide `sequence` (the hub
+    /// then keeps it); false when the hub numbers them.
+    fn numbers_events(&self) -> bool {
+        false
+    }
     /// Starts handing what is published to `deliver`.
     fn connect(&self, deliver: Deliver) -> BoxFuture<'_, Result<(), Error>>;
 }
