@@ -409,3 +409,134 @@ async fn a_stalled_session_is_cut_off_while_ten_others_receive_everything() {
     );
     running.stop().await.expect("stop");
 }
+
+/// Refuses sessions asking for `forbidden`, lets services through only with a `service`
+/// parameter, makes services related to external networks, and never publishes hostservices.
+struct Rules;
+
+impl bahamut::push::PushDispatchHandler for Rules {
+    fn on_push_session_init<'a>(&'a self, session: &'a SessionInfo) -> BoxFuture<'a, bool> {
+        Box::pin(async move { !session.parameters.iter().any(|(k, _)| k == "forbidden") })
+    }
+
+    fn related_identities(&self, identity: &str) -> Vec<String> {
+        match identity {
+            "service" => vec!["externalnetwork".to_string()],
+            _ => Vec::new(),
+        }
+    }
+
+    fn summarize_event(&self, event: &bahamut::push::Published) -> Option<serde_json::Value> {
+        event.document().get("name").cloned()
+    }
+
+    fn should_dispatch(
+        &self,
+        _session: &SessionInfo,
+        _event: &bahamut::push::Published,
+        summary: Option<&serde_json::Value>,
+        _config: Option<&elemental::PushConfig>,
+    ) -> bool {
+        summary.and_then(|s| s.as_str()) != Some("hidden")
+    }
+}
+
+impl bahamut::push::PushPublishHandler for Rules {
+    fn should_publish(&self, event: &Event) -> bool {
+        event.identity != "hostservice"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_and_publish_handlers_have_their_say() {
+    let push = PushOptions {
+        dispatch_handler: Some(Arc::new(Rules)),
+        publish_handler: Some(Arc::new(Rules)),
+        ..PushOptions::default()
+    };
+    let running = server(push).await;
+    let addr = running.addr;
+    let upgrade = testkit::request(
+        "GET",
+        "/events?forbidden=1",
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+        "",
+    );
+    let refused = testkit::send(addr, &upgrade).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(json(&refused)[0]["title"], "Forbidden");
+
+    let mut client = PushClient::connect(addr, "namespace=/")
+        .await
+        .expect("session");
+    client
+        .configure(r#"{"identities":{"externalnetwork":[]}}"#)
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    create(addr, "/", "hidden").await;
+    let ssh = call(
+        addr,
+        "POST",
+        "/hostservices",
+        "/",
+        r#"{"name":"ssh","services":["tcp/22"]}"#,
+    )
+    .await;
+    assert_eq!(ssh.status, 200);
+    let service = call(
+        addr,
+        "POST",
+        "/services",
+        "/",
+        r#"{"name":"api","hosts":["api.acme.com"],"exposedPort":443,"port":8443}"#,
+    )
+    .await;
+    assert_eq!(service.status, 200, "{}", service.text());
+    create(addr, "/", "shown").await;
+    let first = client.event(WAIT).await;
+    assert_eq!(
+        (first.identity.as_str(), entity(&first)["name"].clone()),
+        ("service", "api".into())
+    );
+    let second = client.event(WAIT).await;
+    assert_eq!(entity(&second)["name"], "shown");
+    assert_quiet(&mut client).await;
+    running.stop().await.expect("stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sessions_are_closed_and_shutdown_closes_the_rest() {
+    let push = PushOptions {
+        ping_interval: Duration::from_millis(100),
+        pong_timeout: Duration::from_millis(300),
+        ..PushOptions::default()
+    };
+    let running = server(push).await;
+    let mut silent = PushClient::connect(running.addr, "namespace=/")
+        .await
+        .expect("session");
+    let mut alive = PushClient::connect(running.addr, "namespace=/")
+        .await
+        .expect("session");
+    // `alive` reads (and so answers pings); `silent` does not read for a second.
+    let reader = tokio::spawn(async move { alive.receive(Duration::from_secs(3)).await });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    match silent.receive(WAIT).await {
+        Received::Closed(code, reason) => {
+            assert_eq!((code, reason.as_str()), (1001, "no answer to pings"))
+        }
+        other => panic!("expected a close, got {other:?}"),
+    }
+    running.stop().await.expect("stop");
+    match reader.await.expect("reader") {
+        Received::Closed(code, reason) => {
+            assert_eq!((code, reason.as_str()), (1001, "server shutting down"))
+        }
+        other => panic!("expected a close, got {other:?}"),
+    }
+}

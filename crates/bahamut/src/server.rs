@@ -75,8 +75,7 @@ impl Server {
     pub fn new(mut options: Options) -> Self {
         if let Some(push) = &options.push {
             if push.publish && options.event_publisher.is_none() {
-                options.event_publisher =
-                    Some(Arc::new(crate::push::Pusher::new(push.pubsub.clone())));
+                options.event_publisher = Some(Arc::new(crate::push::Pusher::new(push)));
             }
         }
         Self {
@@ -88,10 +87,7 @@ impl Server {
     /// Publishes events from application code to the push sessions (of every server sharing
     /// the pub/sub); `None` when push is off.
     pub fn pusher(&self) -> Option<crate::push::Pusher> {
-        self.options
-            .push
-            .as_ref()
-            .map(|push| crate::push::Pusher::new(push.pubsub.clone()))
+        self.options.push.as_ref().map(crate::push::Pusher::new)
     }
 
     /// Registers the processor of an identity.

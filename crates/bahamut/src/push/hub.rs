@@ -21,6 +21,7 @@ pub struct Published {
     json: OnceLock<Option<Vec<u8>>>,
     msgpack: OnceLock<Option<Vec<u8>>>,
     document: OnceLock<serde_json::Map<String, serde_json::Value>>,
+    summary: OnceLock<Option<serde_json::Value>>,
 }
 
 impl Published {
@@ -31,6 +32,7 @@ impl Published {
             json: OnceLock::new(),
             msgpack: OnceLock::new(),
             document: OnceLock::new(),
+            summary: OnceLock::new(),
         };
         published.namespace = published
             .document()
@@ -50,6 +52,14 @@ impl Published {
         };
         cell.get_or_init(|| self.event.encode(encoding).ok())
             .as_deref()
+    }
+
+    /// The summary of the dispatch handler, computed by `summarize` the first time.
+    pub fn summary(
+        &self,
+        summarize: impl FnOnce(&Published) -> Option<serde_json::Value>,
+    ) -> Option<&serde_json::Value> {
+        self.summary.get_or_init(|| summarize(self)).as_ref()
     }
 
     /// The entity as a JSON document, for filters (empty if it cannot be decoded).

@@ -59,16 +59,32 @@ pub trait PushDispatchHandler: Send + Sync {
     fn on_push_session_start(&self, _session: &SessionInfo) {}
     /// The session is closed.
     fn on_push_session_stop(&self, _session: &SessionInfo) {}
+    /// Identities related to an event's identity: an event passes a push config that asks
+    /// for one of them (as the reference's related event identities).
+    fn related_identities(&self, _identity: &str) -> Vec<String> {
+        Vec::new()
+    }
+    /// A summary of the event, computed once for all sessions and given to `should_dispatch`.
+    fn summarize_event(&self, _event: &Published) -> Option<serde_json::Value> {
+        None
+    }
     /// Whether this event goes to this session (after namespace scoping and the push config,
     /// which the handler cannot override).
     fn should_dispatch(
         &self,
         _session: &SessionInfo,
         _event: &Published,
+        _summary: Option<&serde_json::Value>,
         _config: Option<&PushConfig>,
     ) -> bool {
         true
     }
+}
+
+/// Decides which events are published at all.
+pub trait PushPublishHandler: Send + Sync {
+    /// `false` drops the event before it reaches the pub/sub.
+    fn should_publish(&self, event: &Event) -> bool;
 }
 
 /// Called with every batch of events the pub/sub delivers.
@@ -120,8 +136,10 @@ pub struct PushOptions {
     pub pubsub: Arc<dyn PubSub>,
     /// Checks sessions before the upgrade (all must accept). Default none.
     pub authenticators: Vec<Arc<dyn SessionAuthenticator>>,
-    /// The application's handler. Default none.
+    /// The application's dispatch handler. Default none.
     pub dispatch_handler: Option<Arc<dyn PushDispatchHandler>>,
+    /// The application's publish handler. Default none (everything is published).
+    pub publish_handler: Option<Arc<dyn PushPublishHandler>>,
     /// Events kept for resumes. Default 10,000.
     pub backlog_size: usize,
     /// Events queued per session before it is cut off. Default 1,024.
@@ -141,6 +159,7 @@ impl Default for PushOptions {
             pubsub: Arc::new(LocalPubSub::default()),
             authenticators: Vec::new(),
             dispatch_handler: None,
+            publish_handler: None,
             backlog_size: 10_000,
             session_queue_size: 1024,
             ping_interval: Duration::from_secs(15),
@@ -153,15 +172,23 @@ impl Default for PushOptions {
 #[derive(Clone)]
 pub struct Pusher {
     pubsub: Arc<dyn PubSub>,
+    handler: Option<Arc<dyn PushPublishHandler>>,
 }
 
 impl Pusher {
-    pub(crate) fn new(pubsub: Arc<dyn PubSub>) -> Self {
-        Self { pubsub }
+    pub(crate) fn new(options: &PushOptions) -> Self {
+        Self {
+            pubsub: options.pubsub.clone(),
+            handler: options.publish_handler.clone(),
+        }
     }
 
-    /// Publishes events to every session of the cluster that wants them.
-    pub fn push(&self, events: Vec<Event>) {
+    /// Publishes events (those the publish handler lets through) to every session of the
+    /// cluster that wants them.
+    pub fn push(&self, mut events: Vec<Event>) {
+        if let Some(handler) = &self.handler {
+            events.retain(|e| handler.should_publish(e));
+        }
         if !events.is_empty() {
             self.pubsub.publish(events);
         }

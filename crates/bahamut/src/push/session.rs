@@ -180,6 +180,9 @@ pub(crate) async fn upgrade(
     response
 }
 
+/// How long a closing session waits for the client's close reply.
+const CLOSE_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 /// Why a session ends.
@@ -205,18 +208,27 @@ impl Session {
         } else {
             info.namespace == published.namespace
         };
+        if !in_scope {
+            return false;
+        }
         let event = &published.event;
-        in_scope
-            && self
-                .config
-                .as_ref()
-                .is_none_or(|c| c.accepts(&event.identity, event.event_type, published.document()))
-            && self
-                .push
-                .options
-                .dispatch_handler
-                .as_ref()
-                .is_none_or(|h| h.should_dispatch(info, published, self.config.as_ref()))
+        let handler = self.push.options.dispatch_handler.as_ref();
+        let configured = self.config.as_ref().is_none_or(|c| {
+            if c.accepts(&event.identity, event.event_type, published.document()) {
+                return true;
+            }
+            // An event of an identity related to one the config asks for passes too.
+            handler.is_some_and(|h| {
+                h.related_identities(&event.identity)
+                    .iter()
+                    .any(|related| !c.is_filtered_out(related, event.event_type))
+            })
+        });
+        configured
+            && handler.is_none_or(|h| {
+                let summary = published.summary(|p| h.summarize_event(p));
+                h.should_dispatch(info, published, summary, self.config.as_ref())
+            })
     }
 
     fn message(&self, wire: Vec<u8>) -> Option<Message> {
@@ -302,7 +314,17 @@ async fn run(push: Arc<PushRuntime>, mut socket: Socket, settings: Settings) {
             code,
             reason: close_reason(reason),
         };
-        let _ = socket.close(Some(frame)).await;
+        if socket.close(Some(frame)).await.is_ok() {
+            // Wait (briefly) for the client's close reply, so that it reads the reason.
+            let reply = async {
+                while let Some(Ok(message)) = socket.next().await {
+                    if message.is_close() {
+                        break;
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(CLOSE_REPLY_TIMEOUT, reply).await;
+        }
     }
     if let Some(handler) = &push.options.dispatch_handler {
         handler.on_push_session_stop(&session.settings.info);
