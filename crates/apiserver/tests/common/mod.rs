@@ -53,6 +53,11 @@ impl Process {
         Self { child, addr }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops it with SIGTERM and waits for a clean exit.
     pub fn terminate(mut self) {
         let status = Command::new("kill")

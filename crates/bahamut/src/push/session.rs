@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use super::{Hub, Published, PushOptions, SessionInfo};
@@ -162,9 +162,12 @@ pub(crate) async fn upgrade(
     tokio::spawn(async move {
         match hyper::upgrade::on(&mut request).await {
             Ok(upgraded) => {
-                let socket =
-                    WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None)
-                        .await;
+                let socket = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(socket_config()),
+                )
+                .await;
                 run(push, socket, settings).await;
             }
             Err(e) => tracing::debug!(error = %e, "push upgrade failed"),
@@ -182,6 +185,15 @@ pub(crate) async fn upgrade(
 
 /// How long a closing session waits for the client's close reply.
 const CLOSE_REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Small buffers (an idle session costs little), and push configs of at most 1 MiB.
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(Some(1024 * 1024))
+        .max_frame_size(Some(1024 * 1024))
+}
 
 type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 

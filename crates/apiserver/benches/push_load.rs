@@ -1,0 +1,164 @@
+//! Push load: N push sessions on one apiserver process (memory store), W writes per second
+//! for D seconds. Prints how many events were delivered (expected: sessions x writes), the
+//! p50 / p99 delivery latency (event timestamp to receipt by the client), and the server's
+//! resident memory idle, with the sessions open, and at the end. A first run with one session
+//! is the baseline.
+//!
+//! ```sh
+//! cargo bench -p apiserver --bench push_load            # 1,000 sessions, 100 writes/s, 30 s
+//! PUSH_SESSIONS=100 PUSH_SECONDS=5 cargo bench -p apiserver --bench push_load
+//! ```
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::Process;
+use testkit::push::{PushClient, Received};
+use time::OffsetDateTime;
+use tokio::sync::Mutex;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+struct Outcome {
+    delivered: u64,
+    expected: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    rss_idle_mib: f64,
+    rss_sessions_mib: f64,
+    rss_end_mib: f64,
+}
+
+async fn run(sessions: u64, writes_per_second: u64, seconds: u64) -> Outcome {
+    let server = Process::start("memory");
+    let addr = server.addr;
+    let pid = server.pid();
+    let rss_idle = rss_kib(pid);
+    let writes = writes_per_second * seconds;
+    let delivered = Arc::new(AtomicU64::new(0));
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity((sessions * writes) as usize)));
+    let mut readers = Vec::new();
+    for _ in 0..sessions {
+        let mut client = PushClient::connect(addr, "namespace=/&mode=all")
+            .await
+            .unwrap_or_else(|e| panic!("session: {e}"));
+        let (delivered, latencies) = (delivered.clone(), latencies.clone());
+        readers.push(tokio::spawn(async move {
+            let mut mine = Vec::with_capacity(writes as usize);
+            for _ in 0..writes {
+                match client.receive(Duration::from_secs(15)).await {
+                    Received::Event(event) => {
+                        let late = OffsetDateTime::now_utc() - event.timestamp;
+                        mine.push(late.whole_microseconds().max(0) as u64);
+                        delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => break,
+                }
+            }
+            latencies.lock().await.extend(mine);
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_sessions = rss_kib(pid);
+    let started = Instant::now();
+    let interval = Duration::from_secs(1) / writes_per_second as u32;
+    let mut ticker = tokio::time::interval(interval);
+    for n in 0..writes {
+        ticker.tick().await;
+        let body = format!(r#"{{"name":"load-{n}","entries":["10.0.0.0/8"]}}"#);
+        let request = testkit::request(
+            "POST",
+            "/externalnetworks",
+            &[("Content-Type", "application/json"), ("X-Namespace", "/")],
+            &body,
+        );
+        let response = testkit::send(addr, &request).await;
+        assert_eq!(response.status, 200, "{}", response.text());
+    }
+    let writing = started.elapsed();
+    for reader in readers {
+        let _ = reader.await;
+    }
+    let rss_end = rss_kib(pid);
+    server.terminate();
+    let mut all = std::mem::take(&mut *latencies.lock().await);
+    all.sort_unstable();
+    let at = |p: f64| {
+        all.get(((all.len().max(1) - 1) as f64 * p).round() as usize)
+            .map_or(0.0, |&us| us as f64 / 1000.0)
+    };
+    println!(
+        "  {writes} writes in {:.1} s ({:.0}/s)",
+        writing.as_secs_f64(),
+        writes as f64 / writing.as_secs_f64()
+    );
+    Outcome {
+        delivered: delivered.load(Ordering::Relaxed),
+        expected: sessions * writes,
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        rss_idle_mib: rss_idle as f64 / 1024.0,
+        rss_sessions_mib: rss_sessions as f64 / 1024.0,
+        rss_end_mib: rss_end as f64 / 1024.0,
+    }
+}
+
+fn report(name: &str, sessions: u64, o: &Outcome) {
+    println!(
+        "{name:<9} sessions {sessions:>5}  delivered {}/{}  latency p50 {:.2} ms  p99 {:.2} ms  RSS idle {:.1} MiB, with sessions {:.1} MiB, end {:.1} MiB",
+        o.delivered,
+        o.expected,
+        o.p50_ms,
+        o.p99_ms,
+        o.rss_idle_mib,
+        o.rss_sessions_mib,
+        o.rss_end_mib
+    );
+}
+
+fn main() {
+    let sessions = setting("PUSH_SESSIONS", 1000);
+    let rate = setting("PUSH_WRITES_PER_SECOND", 100);
+    let seconds = setting("PUSH_SECONDS", 30);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    runtime.block_on(async {
+        let baseline = run(1, rate, seconds.min(10)).await;
+        report("baseline", 1, &baseline);
+        let load = run(sessions, rate, seconds).await;
+        report("load", sessions, &load);
+        let per_session_kib =
+            (load.rss_sessions_mib - load.rss_idle_mib) * 1024.0 / sessions as f64;
+        println!(
+            "p50 ratio {:.2}, p99 ratio {:.2} (load / baseline); {:.1} KiB of server memory per idle session",
+            load.p50_ms / baseline.p50_ms,
+            load.p99_ms / baseline.p99_ms,
+            per_session_kib
+        );
+        assert_eq!(load.delivered, load.expected, "every event to every session");
+    });
+}
