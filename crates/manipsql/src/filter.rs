@@ -255,25 +255,15 @@ fn sql_operator(comparator: Comparator) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use elemental::Identity;
+    use crate::schema::test_table;
 
     fn table() -> TableSchema {
-        let column = |name: &str, kind| Column {
-            name: name.into(),
-            kind,
-            element: ElementKind::Text,
-            indexed: false,
-        };
-        TableSchema {
-            identity: Identity::new("thing", "things"),
-            table: "things".into(),
-            columns: vec![
-                column("ID", ColumnKind::Text),
-                column("name", ColumnKind::Text),
-                column("port", ColumnKind::Integer),
-                column("tags", ColumnKind::List),
-            ],
-        }
+        test_table(&[
+            ("ID", ColumnKind::Text),
+            ("name", ColumnKind::Text),
+            ("port", ColumnKind::Integer),
+            ("tags", ColumnKind::List),
+        ])
     }
 
     fn compiled(dialect: Dialect, filter: &str) -> Sql {

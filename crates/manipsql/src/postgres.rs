@@ -86,17 +86,28 @@ fn param(value: SqlValue) -> Param {
     }
 }
 
+/// The parameters of a statement, as the driver takes them.
+fn bind(params: Vec<SqlValue>) -> Vec<Param> {
+    params.into_iter().map(param).collect()
+}
+
+fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect()
+}
+
 async fn run<C: GenericClient>(client: &C, sql: Sql) -> Result<Vec<Row>, ManipulateError> {
     let statement = client
         .prepare_cached(&sql.text)
         .await
         .map_err(storage_error)?;
-    let params: Vec<Param> = sql.params.into_iter().map(param).collect();
-    let refs: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    client.query(&statement, &refs).await.map_err(storage_error)
+    let params = bind(sql.params);
+    client
+        .query(&statement, &refs(&params))
+        .await
+        .map_err(storage_error)
 }
 
 fn cells(row: &Row, table: &TableSchema) -> Result<Vec<Cell>, ManipulateError> {
@@ -179,13 +190,9 @@ impl Executor for PostgresExecutor {
                 .prepare_cached(&sql.text)
                 .await
                 .map_err(storage_error)?;
-            let params: Vec<Param> = sql.params.into_iter().map(param).collect();
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
+            let params = bind(sql.params);
             client
-                .execute(&statement, &refs)
+                .execute(&statement, &refs(&params))
                 .await
                 .map_err(storage_error)
         })

@@ -197,3 +197,21 @@ impl Schema {
         self.tables.values().map(|t| t.as_ref())
     }
 }
+
+/// A table for unit tests: `things` with the given (name, kind) columns, text list elements.
+#[cfg(test)]
+pub(crate) fn test_table(columns: &[(&str, ColumnKind)]) -> TableSchema {
+    TableSchema {
+        identity: Identity::new("thing", "things"),
+        table: "things".into(),
+        columns: columns
+            .iter()
+            .map(|(name, kind)| Column {
+                name: (*name).into(),
+                kind: *kind,
+                element: ElementKind::Text,
+                indexed: false,
+            })
+            .collect(),
+    }
+}

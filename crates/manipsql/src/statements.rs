@@ -321,26 +321,15 @@ pub fn delete_many(table: &TableSchema, ctx: &Context, dialect: Dialect) -> Sql 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::{Column, ColumnKind, ElementKind};
-    use elemental::Identity;
+    use crate::schema::{ColumnKind, test_table};
 
     fn table() -> TableSchema {
-        let column = |name: &str, kind| Column {
-            name: name.into(),
-            kind,
-            element: ElementKind::Text,
-            indexed: false,
-        };
-        TableSchema {
-            identity: Identity::new("thing", "things"),
-            table: "things".into(),
-            columns: vec![
-                column("ID", ColumnKind::Text),
-                column("namespace", ColumnKind::Text),
-                column("propagate", ColumnKind::Boolean),
-                column("name", ColumnKind::Text),
-            ],
-        }
+        test_table(&[
+            ("ID", ColumnKind::Text),
+            ("namespace", ColumnKind::Text),
+            ("propagate", ColumnKind::Boolean),
+            ("name", ColumnKind::Text),
+        ])
     }
 
     #[test]

@@ -6,9 +6,7 @@
 //! where the model says so.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bahamut::{
     Context, CreateProcessor, DeleteProcessor, Options, ProcessorResult, ProcessorSet,
@@ -18,40 +16,8 @@ use elemental::{Error, Identity, Sparse};
 
 use crate::model::{List, Task, User, manager};
 
-/// Object ids like MongoDB's: 4 bytes of seconds, 5 bytes fixed per process, 3 bytes of counter.
-pub struct ObjectIds {
-    process: u64,
-    counter: AtomicU32,
-}
-
-impl ObjectIds {
-    /// A generator seeded from the clock and the process id.
-    pub fn new() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let process = (nanos ^ (u64::from(std::process::id()) << 20)) & 0xff_ffff_ffff;
-        Self {
-            process,
-            counter: AtomicU32::new((nanos as u32) & 0x00ff_ffff),
-        }
-    }
-
-    /// The next id: 24 lowercase hex digits.
-    pub fn next(&self) -> String {
-        let seconds = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as u32);
-        let count = self.counter.fetch_add(1, Ordering::Relaxed) & 0x00ff_ffff;
-        format!("{seconds:08x}{:010x}{count:06x}", self.process)
-    }
-}
-
-impl Default for ObjectIds {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+/// The object ids of the storage-backed processors (MongoDB style), also used here.
+pub use crud::ObjectIds;
 
 /// What the demo needs to know about a model: its parent link (`parentID`, `parentType`).
 pub trait DemoModel: Sparse {
@@ -142,7 +108,7 @@ impl<T: DemoModel> RetrieveProcessor<T> for MemoryProcessor<T> {
 impl<T: DemoModel> CreateProcessor<T> for MemoryProcessor<T> {
     async fn process_create(&self, ctx: &mut Context<T>) -> ProcessorResult {
         let mut object = input(ctx);
-        let id = self.ids.next();
+        let id = self.ids.next_id();
         object.set_id(&id);
         let request = ctx.request();
         if !request.parent_identity.is_root() {
@@ -209,7 +175,7 @@ mod tests {
     #[test]
     fn object_ids_are_24_hex_and_increasing() {
         let ids = ObjectIds::new();
-        let (a, b) = (ids.next(), ids.next());
+        let (a, b) = (ids.next_id(), ids.next_id());
         assert_eq!(a.len(), 24);
         assert!(
             a.chars()
