@@ -48,6 +48,10 @@ fn storage_error(e: tokio_postgres::Error) -> ManipulateError {
         let message = db.message().to_string();
         return if code.code().starts_with("23") {
             ManipulateError::ConstraintViolation(message)
+        } else if code.code().starts_with("22") {
+            // Data exceptions: a filter value PostgreSQL cannot use (such as a regular
+            // expression it does not support).
+            ManipulateError::InvalidQuery(message)
         } else if *code == SqlState::T_R_SERIALIZATION_FAILURE
             || *code == SqlState::T_R_DEADLOCK_DETECTED
             || *code == SqlState::LOCK_NOT_AVAILABLE

@@ -57,3 +57,29 @@ async fn drop_schemas(url: &str, schemas: &[String]) {
             .expect("drop schema");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_regular_expression_it_cannot_run_with_a_400() {
+    let Some(url) = postgres_url("postgres_refuses_a_regular_expression_it_cannot_run_with_a_400")
+    else {
+        return;
+    };
+    let mut options = PostgresOptions::new(&url);
+    let schema = unique_name("regex");
+    options.schema = Some(schema.clone());
+    let store = open_postgres(options, gaia::model::manager())
+        .await
+        .expect("open PostgreSQL");
+    // Valid for Rust's regex (a Unicode class), not for PostgreSQL.
+    let filter = elemental::filter::Filter::parse(r#"name matches "\p{Greek}""#).expect("filter");
+    let ctx = manipulate::Context::in_namespace("/").with_filter(filter);
+    let result = manipulate::Manipulator::count(
+        &store,
+        <gaia::model::ExternalNetwork as elemental::ModelIdentity>::IDENTITY,
+        &ctx,
+    )
+    .await;
+    let status = result.map_err(|e| e.status());
+    drop_schemas(&url, &[schema]).await;
+    assert_eq!(status, Err(400));
+}
