@@ -39,24 +39,31 @@ impl MemoryManipulator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn matching(
+    /// Runs `then` on the visible documents matching the context, in order.
+    fn matching<T>(
         &self,
         identity: Identity,
         ctx: &Context,
-    ) -> Result<Vec<(u64, Document)>, ManipulateError> {
+        then: impl FnOnce(Vec<&Document>) -> Result<T, ManipulateError>,
+    ) -> Result<T, ManipulateError> {
         let matcher = matcher(ctx)?;
         let state = self.state();
-        let Some(table) = state.tables.get(identity.name) else {
-            return Ok(Vec::new());
-        };
-        let mut rows: Vec<(u64, Document)> = table
-            .rows
-            .values()
-            .filter(|(_, d)| visible(d, ctx) && matcher.as_ref().is_none_or(|m| m.matches(d)))
-            .cloned()
-            .collect();
+        let mut rows: Vec<(u64, &Document)> = state
+            .tables
+            .get(identity.name)
+            .map(|table| {
+                table
+                    .rows
+                    .values()
+                    .filter(|(_, d)| {
+                        visible(d, ctx) && matcher.as_ref().is_none_or(|m| m.matches(d))
+                    })
+                    .map(|(sequence, d)| (*sequence, d))
+                    .collect()
+            })
+            .unwrap_or_default();
         sort(&mut rows, &ctx.order);
-        Ok(rows)
+        then(rows.into_iter().map(|(_, d)| d).collect())
     }
 }
 
@@ -70,10 +77,7 @@ impl Manipulator for MemoryManipulator {
         identity: Identity,
         ctx: &'a Context,
     ) -> BoxFuture<'a, Result<Page, ManipulateError>> {
-        Box::pin(async move {
-            let rows = self.matching(identity, ctx)?;
-            paginate(rows.into_iter().map(|(_, d)| d).collect(), ctx)
-        })
+        Box::pin(async move { self.matching(identity, ctx, |documents| paginate(documents, ctx)) })
     }
 
     fn retrieve<'a>(
@@ -180,15 +184,13 @@ impl Manipulator for MemoryManipulator {
         ctx: &'a Context,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
         Box::pin(async move {
-            let ids: Vec<String> = self
-                .matching(identity, ctx)?
-                .into_iter()
-                .filter_map(|(_, d)| {
-                    d.get(crate::query::ID)
-                        .and_then(|v| v.as_str())
-                        .map(str::to_string)
-                })
-                .collect();
+            let ids: Vec<String> = self.matching(identity, ctx, |documents| {
+                Ok(documents
+                    .into_iter()
+                    .filter_map(|d| d.get(crate::query::ID).and_then(|v| v.as_str()))
+                    .map(str::to_string)
+                    .collect())
+            })?;
             let mut state = self.state();
             let table = state.tables.entry(identity.name).or_default();
             Ok(ids
@@ -203,6 +205,8 @@ impl Manipulator for MemoryManipulator {
         identity: Identity,
         ctx: &'a Context,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
-        Box::pin(async move { Ok(self.matching(identity, ctx)?.len() as u64) })
+        Box::pin(
+            async move { self.matching(identity, ctx, |documents| Ok(documents.len() as u64)) },
+        )
     }
 }

@@ -63,7 +63,7 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 
 /// Sorts `(insertion sequence, document)` pairs by the order attributes (`-name` descending),
 /// then by insertion.
-pub fn sort(documents: &mut [(u64, Document)], order: &[String]) {
+pub fn sort(documents: &mut [(u64, &Document)], order: &[String]) {
     documents.sort_by(|(sa, a), (sb, b)| {
         for key in order {
             let (descending, attribute) = match key.strip_prefix('-') {
@@ -93,9 +93,11 @@ pub fn matcher(ctx: &Context) -> Result<Option<Matcher>, ManipulateError> {
         .map_err(|e| ManipulateError::InvalidQuery(format!("invalid filter: {e}")))
 }
 
-/// The page the context asks for, out of every matching document in order.
-pub fn paginate(documents: Vec<Document>, ctx: &Context) -> Result<Page, ManipulateError> {
+/// The page the context asks for, out of every matching document in order (only the documents
+/// of the page are copied).
+pub fn paginate(documents: Vec<&Document>, ctx: &Context) -> Result<Page, ManipulateError> {
     let total = documents.len() as u64;
+    let copy = |selected: &[&Document]| selected.iter().map(|d| (*d).clone()).collect::<Vec<_>>();
     if let Some(after) = &ctx.after {
         let start = documents
             .iter()
@@ -107,28 +109,32 @@ pub fn paginate(documents: Vec<Document>, ctx: &Context) -> Result<Page, Manipul
         } else {
             ctx.limit as usize
         };
-        let objects: Vec<Document> = documents.into_iter().skip(start).take(limit + 1).collect();
-        return Ok(page_with_cursor(objects, limit, total));
+        let end = start.saturating_add(limit + 1).min(documents.len());
+        return Ok(page_with_cursor(copy(&documents[start..end]), limit, total));
     }
     if ctx.limit > 0 {
-        let objects: Vec<Document> = documents.into_iter().take(ctx.limit as usize + 1).collect();
-        return Ok(page_with_cursor(objects, ctx.limit as usize, total));
+        let end = (ctx.limit as usize + 1).min(documents.len());
+        return Ok(page_with_cursor(
+            copy(&documents[..end]),
+            ctx.limit as usize,
+            total,
+        ));
     }
     if ctx.page_size == 0 {
         return Ok(Page {
-            objects: documents,
+            objects: copy(&documents),
             total,
             next: None,
         });
     }
-    let page = ctx.page.max(1);
-    let objects = documents
-        .into_iter()
-        .skip(((page - 1) * ctx.page_size) as usize)
-        .take(ctx.page_size as usize)
-        .collect();
+    let start = (ctx.page.max(1) - 1)
+        .saturating_mul(ctx.page_size)
+        .min(total) as usize;
+    let end = start
+        .saturating_add(ctx.page_size as usize)
+        .min(documents.len());
     Ok(Page {
-        objects,
+        objects: copy(&documents[start..end]),
         total,
         next: None,
     })
