@@ -3,7 +3,8 @@
 //! The API server of the stack, wire-compatible with the Go `bahamut`: options, one processor
 //! per identity, the ReST dispatch pipeline (relationships, authentication, authorization,
 //! read-only mode, rate limits, validation, events, audit), meta routes, CORS, a health server,
-//! and a graceful shutdown that drains in-flight requests.
+//! a push server (websocket sessions on `/events`, in-process or NATS pub/sub, resume with
+//! `since`; see [`push`]), and a graceful shutdown that drains in-flight requests.
 //!
 //! ```
 //! use bahamut::{Context, Options, ProcessorResult, ProcessorSet, RetrieveManyProcessor, Server};
