@@ -43,7 +43,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ids_are_24_lowercase_hex_and_distinct() {
+    fn ids_are_24_lowercase_hex_distinct_and_increasing() {
         let ids = ObjectIds::new();
         let (a, b) = (ids.next_id(), ids.next_id());
         assert_eq!(a.len(), 24);
@@ -52,5 +52,7 @@ mod tests {
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
         );
         assert_ne!(a, b);
+        // Increasing, but when the 3-byte counter wraps.
+        assert!(a < b || a[18..] == *"ffffff");
     }
 }

@@ -167,20 +167,3 @@ pub fn server(options: Options) -> Result<Server, ServerError> {
     server.register_processor(processor::<User>(&ids, &service))?;
     Ok(server)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn object_ids_are_24_hex_and_increasing() {
-        let ids = ObjectIds::new();
-        let (a, b) = (ids.next_id(), ids.next_id());
-        assert_eq!(a.len(), 24);
-        assert!(
-            a.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
-        assert!(a < b || a[18..] == *"ffffff");
-    }
-}
