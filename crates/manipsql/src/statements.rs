@@ -216,13 +216,18 @@ pub fn claim_key(table: &TableSchema, dialect: Dialect, key: &str, id: &str) -> 
 /// The id an idempotency key was claimed for.
 pub fn key_owner(table: &TableSchema, dialect: Dialect, key: &str) -> Sql {
     let mut sql = Sql::new(dialect);
+    push_key_owner(&mut sql, table, key);
+    sql
+}
+
+/// Appends the query of the id an idempotency key was claimed for.
+fn push_key_owner(sql: &mut Sql, table: &TableSchema, key: &str) {
     sql.push(&format!(
         "SELECT object_id FROM {IDEMPOTENCY_TABLE} WHERE table_name = "
     ))
     .push_param(SqlValue::Text(table.table.clone()))
     .push(" AND idempotency_key = ")
     .push_param(SqlValue::Text(key.to_string()));
-    sql
 }
 
 /// Inserts the document; with a key, only if the key was claimed for this object.
@@ -251,14 +256,9 @@ pub fn insert(
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_string();
-        sql.push(&format!(
-            " WHERE (SELECT object_id FROM {IDEMPOTENCY_TABLE} WHERE table_name = "
-        ))
-        .push_param(SqlValue::Text(table.table.clone()))
-        .push(" AND idempotency_key = ")
-        .push_param(SqlValue::Text(key.to_string()))
-        .push(") = ")
-        .push_param(SqlValue::Text(id));
+        sql.push(" WHERE (");
+        push_key_owner(&mut sql, table, key);
+        sql.push(") = ").push_param(SqlValue::Text(id));
     }
     sql.push(&format!(" RETURNING {}", read_list(table, dialect)));
     Ok(sql)
