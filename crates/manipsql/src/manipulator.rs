@@ -73,57 +73,55 @@ impl SqlManipulator {
         manipulate::query::matcher(ctx)?;
         let d = self.dialect;
         let limit = (ctx.limit > 0).then_some(ctx.limit);
-        let fetch = |n: u64| n.saturating_add(1);
-        if let Some(after) = &ctx.after {
+        // With a cursor (`after` or `limit`): one more object than the page, to know whether a
+        // next page exists; the page size is `cursor_take`.
+        let fetch = limit.map(|n| n.saturating_add(1));
+        let (select, cursor_take) = if let Some(after) = &ctx.after {
             let cursor = statements::count_cursor(&table, ctx, d, after);
             if self.executor.count(cursor).await? == 0 {
                 return Err(ManipulateError::InvalidQuery(format!(
                     "unknown cursor '{after}'"
                 )));
             }
-            let select = statements::select_after(&table, ctx, d, after, limit.map(fetch));
-            let objects = self.executor.documents(vec![select], table.clone()).await?;
-            let total = self
-                .executor
+            let take = limit.map_or(usize::MAX, |l| l as usize);
+            (
+                statements::select_after(&table, ctx, d, after, fetch),
+                Some(take),
+            )
+        } else if let Some(limit) = limit {
+            (
+                statements::select(&table, ctx, d, fetch, 0),
+                Some(limit as usize),
+            )
+        } else if ctx.page_size == 0 {
+            (statements::select(&table, ctx, d, None, 0), None)
+        } else {
+            let offset = ctx
+                .page
+                .max(1)
+                .saturating_sub(1)
+                .saturating_mul(ctx.page_size);
+            (
+                statements::select(&table, ctx, d, Some(ctx.page_size), offset),
+                None,
+            )
+        };
+        let everything = ctx.after.is_none() && limit.is_none() && ctx.page_size == 0;
+        let objects = self.executor.documents(vec![select], table.clone()).await?;
+        let total = if everything {
+            objects.len() as u64
+        } else {
+            self.executor
                 .count(statements::count(&table, ctx, d))
-                .await?;
-            let take = limit.map_or(objects.len(), |l| l as usize);
-            return Ok(page_with_cursor(objects, take, total));
-        }
-        if let Some(limit) = limit {
-            let select = statements::select(&table, ctx, d, Some(fetch(limit)), 0);
-            let objects = self.executor.documents(vec![select], table.clone()).await?;
-            let total = self
-                .executor
-                .count(statements::count(&table, ctx, d))
-                .await?;
-            return Ok(page_with_cursor(objects, limit as usize, total));
-        }
-        if ctx.page_size == 0 {
-            let select = statements::select(&table, ctx, d, None, 0);
-            let objects = self.executor.documents(vec![select], table).await?;
-            let total = objects.len() as u64;
-            return Ok(Page {
+                .await?
+        };
+        Ok(match cursor_take {
+            Some(take) => page_with_cursor(objects, take, total),
+            None => Page {
                 objects,
                 total,
                 next: None,
-            });
-        }
-        let offset = ctx
-            .page
-            .max(1)
-            .saturating_sub(1)
-            .saturating_mul(ctx.page_size);
-        let select = statements::select(&table, ctx, d, Some(ctx.page_size), offset);
-        let objects = self.executor.documents(vec![select], table.clone()).await?;
-        let total = self
-            .executor
-            .count(statements::count(&table, ctx, d))
-            .await?;
-        Ok(Page {
-            objects,
-            total,
-            next: None,
+            },
         })
     }
 
