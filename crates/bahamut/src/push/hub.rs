@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use elemental::{EncodingType, Event};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 /// An event as the hub hands it to sessions: numbered, with its namespace, and its wire forms
 /// and entity document computed once for all sessions.
@@ -18,8 +19,8 @@ pub struct Published {
     pub event: Event,
     /// The namespace of the entity (`/` when it has none).
     pub namespace: String,
-    json: OnceLock<Option<Vec<u8>>>,
-    msgpack: OnceLock<Option<Vec<u8>>>,
+    json: OnceLock<Option<Message>>,
+    msgpack: OnceLock<Option<Message>>,
     document: OnceLock<serde_json::Map<String, serde_json::Value>>,
     summary: OnceLock<Option<serde_json::Value>>,
 }
@@ -44,14 +45,20 @@ impl Published {
         published
     }
 
-    /// The event in a wire encoding (`None` if it cannot be encoded).
-    pub fn wire(&self, encoding: EncodingType) -> Option<&[u8]> {
+    /// The websocket frame of the event in an encoding, encoded once for every session
+    /// (frames share their bytes); `None` if it cannot be encoded.
+    pub(crate) fn frame(&self, encoding: EncodingType) -> Option<Message> {
         let cell = match encoding {
             EncodingType::Json => &self.json,
             EncodingType::Msgpack => &self.msgpack,
         };
-        cell.get_or_init(|| self.event.encode(encoding).ok())
-            .as_deref()
+        cell.get_or_init(|| {
+            self.event
+                .encode(encoding)
+                .ok()
+                .and_then(|wire| frame(encoding, wire))
+        })
+        .clone()
     }
 
     /// The summary of the dispatch handler, computed by `summarize` the first time.
@@ -66,6 +73,16 @@ impl Published {
     pub fn document(&self) -> &serde_json::Map<String, serde_json::Value> {
         self.document
             .get_or_init(|| self.event.decode_entity().unwrap_or_default())
+    }
+}
+
+/// A websocket frame: JSON as text, msgpack as binary.
+pub(crate) fn frame(encoding: EncodingType, wire: Vec<u8>) -> Option<Message> {
+    match encoding {
+        EncodingType::Json => Utf8Bytes::try_from(Bytes::from(wire))
+            .ok()
+            .map(Message::Text),
+        EncodingType::Msgpack => Some(Message::Binary(Bytes::from(wire))),
     }
 }
 

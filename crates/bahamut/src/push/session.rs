@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
+use super::hub::frame;
 use super::{Hub, Published, PushOptions, SessionInfo};
 use crate::HttpResponse;
 use crate::response::{Finish, bare, error_response};
@@ -243,24 +244,12 @@ impl Session {
             })
     }
 
-    fn message(&self, wire: Vec<u8>) -> Option<Message> {
-        match self.settings.encoding {
-            EncodingType::Json => Utf8Bytes::try_from(Bytes::from(wire))
-                .ok()
-                .map(Message::Text),
-            EncodingType::Msgpack => Some(Message::Binary(Bytes::from(wire))),
-        }
-    }
-
     async fn send(&mut self, socket: &mut Socket, published: &Published) -> Result<(), End> {
         self.last_sent = published.event.sequence;
         if !self.wants(published) {
             return Ok(());
         }
-        let Some(wire) = published.wire(self.settings.encoding) else {
-            return Ok(());
-        };
-        match self.message(wire.to_vec()) {
+        match published.frame(self.settings.encoding) {
             Some(message) => socket.send(message).await.map_err(|_| End::Left),
             None => Ok(()),
         }
@@ -269,7 +258,7 @@ impl Session {
     async fn send_error(&mut self, socket: &mut Socket, e: &Error) -> Result<(), End> {
         let wire = Event::error(e, self.settings.encoding)
             .and_then(|ev| ev.encode(self.settings.encoding));
-        match wire.ok().and_then(|w| self.message(w)) {
+        match wire.ok().and_then(|w| frame(self.settings.encoding, w)) {
             Some(message) => socket.send(message).await.map_err(|_| End::Left),
             None => Ok(()),
         }
