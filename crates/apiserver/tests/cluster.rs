@@ -6,10 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Process, call, json};
+use common::Process;
 use elemental::EventType;
 use testkit::env::{nats_url, postgres_url, unique_name};
 use testkit::push::PushClient;
+use testkit::{call, json};
 
 const WAIT: Duration = Duration::from_secs(10);
 

@@ -7,8 +7,9 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{Process, call, json};
+use common::Process;
 use testkit::env::TempDir;
+use testkit::{call, json};
 
 const WRITERS: usize = 4;
 

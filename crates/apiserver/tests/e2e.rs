@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{Process, call, fields, json};
+use common::{Process, fields};
 use testkit::env::TempDir;
+use testkit::{call, json};
 
 const WEB_NETWORK: &str = r#"{"name":"web","entries":["10.0.0.0/8"]}"#;
 

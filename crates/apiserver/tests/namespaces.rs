@@ -6,9 +6,9 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{call, json};
 use manipulate::Manipulator;
 use testkit::env::{TempDir, postgres_url, unique_name};
+use testkit::{call, json};
 
 async fn check_rules(store: Arc<dyn Manipulator>) {
     let running = testkit::start(|options| apiserver::server(options, store)).await;

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bahamut::push::{SessionAuthenticator, SessionInfo};
 use bahamut::{BoxFuture, PushOptions};
-use common::{call, json};
 use elemental::{EncodingType, Event, EventType};
 use testkit::push::{PushClient, Received};
+use testkit::{call, json};
 
 const WAIT: Duration = Duration::from_secs(5);
 const QUIET: Duration = Duration::from_millis(300);

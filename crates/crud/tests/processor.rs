@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use gaia::model::{ExternalNetwork, manager};
 use manipulate::{Manipulator, MemoryManipulator};
-use testkit::RawResponse;
+use testkit::{call, json};
 
 async fn start(store: Arc<dyn Manipulator>) -> testkit::Running {
     testkit::start(|options| {
@@ -23,35 +23,12 @@ async fn start(store: Arc<dyn Manipulator>) -> testkit::Running {
     .await
 }
 
-async fn call(
-    running: &testkit::Running,
-    method: &str,
-    path: &str,
-    namespace: &str,
-    body: &str,
-) -> RawResponse {
-    let mut headers = vec![("X-Namespace", namespace)];
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    testkit::send(
-        running.addr,
-        &testkit::request(method, path, &headers, body),
-    )
-    .await
-}
-
-fn json(response: &RawResponse) -> serde_json::Value {
-    serde_json::from_slice(&response.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", response.text()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_owns_ids_namespaces_and_times() {
     let store: Arc<dyn Manipulator> = Arc::new(MemoryManipulator::new());
     let running = start(store.clone()).await;
     let created = call(
-        &running,
+        running.addr,
         "POST",
         "/externalnetworks",
         "/acme",
@@ -68,7 +45,7 @@ async fn the_server_owns_ids_namespaces_and_times() {
 
     // Patch: only the given attribute changes; the update time moves, the creation time not.
     let patched = call(
-        &running,
+        running.addr,
         "PATCH",
         &format!("/externalnetworks/{id}"),
         "/acme",
@@ -86,7 +63,7 @@ async fn the_server_owns_ids_namespaces_and_times() {
     let mut whole = patched.clone();
     whole["description"] = "updated".into();
     let updated = call(
-        &running,
+        running.addr,
         "PUT",
         &format!("/externalnetworks/{id}"),
         "/acme",
@@ -107,7 +84,7 @@ async fn the_server_owns_ids_namespaces_and_times() {
     );
 
     // Info: the count of the namespace.
-    let info = call(&running, "HEAD", "/externalnetworks", "/acme", "").await;
+    let info = call(running.addr, "HEAD", "/externalnetworks", "/acme", "").await;
     assert_eq!(info.header("X-Count-Total"), Some("1"));
     running.stop().await.expect("stop");
 }
@@ -117,26 +94,26 @@ async fn nothing_outside_the_namespace_subtree_is_read_changed_or_counted() {
     let store: Arc<dyn Manipulator> = Arc::new(MemoryManipulator::new());
     let running = start(store).await;
     let body = r#"{"name":"web","entries":["10.0.0.0/8"]}"#;
-    let created = call(&running, "POST", "/externalnetworks", "/a/b", body).await;
+    let created = call(running.addr, "POST", "/externalnetworks", "/a/b", body).await;
     let id = json(&created)["ID"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    call(&running, "POST", "/externalnetworks", "/c", body).await;
+    call(running.addr, "POST", "/externalnetworks", "/c", body).await;
 
     let path = format!("/externalnetworks/{id}");
     for namespace in ["/c", "/a/bc", "/a"] {
-        let read = call(&running, "GET", &path, namespace, "").await;
+        let read = call(running.addr, "GET", &path, namespace, "").await;
         assert_eq!(read.status, 404, "read from {namespace}");
         assert_eq!(
             json(&read)[0]["description"],
             format!("Object with ID '{id}' not found")
         );
-        let deleted = call(&running, "DELETE", &path, namespace, "").await;
+        let deleted = call(running.addr, "DELETE", &path, namespace, "").await;
         assert_eq!(deleted.status, 404, "delete from {namespace}");
     }
     let recursive = call(
-        &running,
+        running.addr,
         "GET",
         "/externalnetworks?recursive=true",
         "/a",
@@ -144,9 +121,16 @@ async fn nothing_outside_the_namespace_subtree_is_read_changed_or_counted() {
     )
     .await;
     assert_eq!(recursive.header("X-Count-Total"), Some("1"));
-    let everything = call(&running, "GET", "/externalnetworks?recursive=true", "/", "").await;
+    let everything = call(
+        running.addr,
+        "GET",
+        "/externalnetworks?recursive=true",
+        "/",
+        "",
+    )
+    .await;
     assert_eq!(everything.header("X-Count-Total"), Some("2"));
-    let deleted = call(&running, "DELETE", &path, "/a/b", "").await;
+    let deleted = call(running.addr, "DELETE", &path, "/a/b", "").await;
     assert_eq!(deleted.status, 200);
     running.stop().await.expect("stop");
 }

@@ -91,6 +91,28 @@ pub async fn send(addr: SocketAddr, request: &str) -> RawResponse {
     parse(&raw, request.starts_with("HEAD "))
 }
 
+/// Sends `method path` in `namespace` (`X-Namespace`), with a JSON body when `body` is not
+/// empty.
+pub async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    namespace: &str,
+    body: &str,
+) -> RawResponse {
+    let mut headers = vec![("X-Namespace", namespace)];
+    if !body.is_empty() {
+        headers.push(("Content-Type", "application/json"));
+    }
+    send(addr, &request(method, path, &headers, body)).await
+}
+
+/// The JSON body of a response (panics, with the body, when it is not JSON).
+pub fn json(response: &RawResponse) -> serde_json::Value {
+    serde_json::from_slice(&response.body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", response.text()))
+}
+
 /// Like [`send`], but a failure to connect, write or read a complete response is an error
 /// instead of a panic (for tests that kill servers).
 pub async fn try_send(addr: SocketAddr, request: &str) -> std::io::Result<RawResponse> {

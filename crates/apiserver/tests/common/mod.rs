@@ -83,30 +83,9 @@ impl Drop for Process {
     }
 }
 
-/// Sends `method path` with a JSON body in `namespace`.
-pub async fn call(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    namespace: &str,
-    body: &str,
-) -> RawResponse {
-    let mut headers = vec![("X-Namespace", namespace)];
-    if !body.is_empty() {
-        headers.push(("Content-Type", "application/json"));
-    }
-    testkit::send(addr, &testkit::request(method, path, &headers, body)).await
-}
-
-/// The JSON body of a response.
-pub fn json(response: &RawResponse) -> serde_json::Value {
-    serde_json::from_slice(&response.body)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", response.text()))
-}
-
 /// The `field` of every object of a list response, sorted.
 pub fn fields(response: &RawResponse, field: &str) -> Vec<String> {
-    let mut out: Vec<String> = json(response)
+    let mut out: Vec<String> = testkit::json(response)
         .as_array()
         .unwrap_or_else(|| panic!("not a list: {}", response.text()))
         .iter()
