@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bahamut::BoxFuture;
-use elemental::filter::Filter;
+use elemental::filter::{Comparator, Comparison, Filter, FilterValue};
 use elemental::namespace::join_namespace;
 use elemental::{Error, Identity, ModelIdentity};
 use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service};
@@ -61,8 +61,11 @@ impl crud::Hooks<Namespace> for NamespaceRules {
                 ));
             }
             let full = join_namespace(parent, &short);
-            let filter = Filter::parse(&format!("name == \"{full}\""))
-                .map_err(|e| Error::bad_request(e.to_string()))?;
+            let filter = Filter::Comparison(Comparison {
+                key: "name".to_string(),
+                comparator: Comparator::Equal,
+                value: Some(FilterValue::String(full.clone())),
+            });
             let existing = self
                 .store
                 .count(
