@@ -32,6 +32,7 @@ impl PushConfig {
     pub fn parse_identity_filters(&mut self) -> Result<(), Error> {
         let options = ParseOptions {
             allowed_comparators: Some(&Comparator::PUSH),
+            ..ParseOptions::default()
         };
         let mut matchers = BTreeMap::new();
         for (identity, text) in &self.identity_filters {

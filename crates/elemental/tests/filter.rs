@@ -77,7 +77,7 @@ fn unmatched_parentheses_are_errors() {
     );
     assert_eq!(
         parse_error(&"(".repeat(100)),
-        "expression too deeply nested"
+        "expression too deeply nested (at most 64 parentheses)"
     );
 }
 
@@ -154,6 +154,7 @@ fn push_restriction() {
     use elemental::filter::ParseOptions;
     let options = ParseOptions {
         allowed_comparators: Some(&Comparator::PUSH),
+        ..ParseOptions::default()
     };
     assert!(Filter::parse_with("a == 1 and b matches x and c not exists", &options).is_ok());
     assert_eq!(

@@ -18,15 +18,21 @@ pub fn compile(filter: &Filter, table: &TableSchema, sql: &mut Sql) {
     }
 }
 
+/// Joins the conditions of `children` as a balanced tree of parentheses (`((a AND b) AND (c AND
+/// d))`): the databases parse `a AND b AND c ...` as a chain as deep as it is long, and SQLite
+/// refuses expressions deeper than 1,000.
 fn join(children: &[Filter], conjunction: &str, table: &TableSchema, sql: &mut Sql) {
-    sql.push("(");
-    for (i, child) in children.iter().enumerate() {
-        if i > 0 {
+    match children {
+        [only] => compile(only, table, sql),
+        _ => {
+            let (left, right) = children.split_at(children.len() / 2);
+            sql.push("(");
+            join(left, conjunction, table, sql);
             sql.push(conjunction);
+            join(right, conjunction, table, sql);
+            sql.push(")");
         }
-        compile(child, table, sql);
     }
-    sql.push(")");
 }
 
 fn comparison(c: &Comparison, table: &TableSchema, sql: &mut Sql) {
@@ -238,7 +244,26 @@ fn scalar_holds(
     if any.is_empty() {
         sql.push(dialect.false_literal());
     } else {
-        sql.push("(").push(&any.join(" OR ")).push(")");
+        let mut text = String::new();
+        balanced_or(&any, &mut text);
+        sql.push(&text);
+    }
+}
+
+/// `(a OR b)`, `((a OR b) OR (c OR d))`: one alternative per operand, nested as a balanced tree
+/// (a list of 10,000 values must not become an expression 10,000 deep).
+fn balanced_or(alternatives: &[String], out: &mut String) {
+    match alternatives {
+        [] => {}
+        [only] => out.push_str(only),
+        _ => {
+            let (left, right) = alternatives.split_at(alternatives.len() / 2);
+            out.push('(');
+            balanced_or(left, out);
+            out.push_str(" OR ");
+            balanced_or(right, out);
+            out.push(')');
+        }
     }
 }
 
@@ -276,7 +301,7 @@ mod tests {
     #[test]
     fn values_are_parameters() {
         let sql = compiled(Dialect::Postgres, "name == \"'; DROP TABLE things; --\"");
-        assert_eq!(sql.text, "(\"name\" = $1::text)");
+        assert_eq!(sql.text, "\"name\" = $1::text");
         assert_eq!(
             sql.params,
             vec![SqlValue::Text("'; DROP TABLE things; --".into())]
@@ -286,7 +311,7 @@ mod tests {
     #[test]
     fn negations_hold_on_missing_values() {
         let sql = compiled(Dialect::Sqlite, "name != a and nope != b and nope == c");
-        assert_eq!(sql.text, "(NOT COALESCE((\"name\" = ?1), 0) AND 1 AND 0)");
+        assert_eq!(sql.text, "(NOT COALESCE(\"name\" = ?1, 0) AND (1 AND 0))");
     }
 
     #[test]
@@ -309,7 +334,7 @@ mod tests {
         );
         assert_eq!(
             sql.text,
-            "((\"port\" > $1::int8) AND (\"port\" = $2::float8) AND FALSE)"
+            "(\"port\" > $1::int8 AND (\"port\" = $2::float8 AND FALSE))"
         );
     }
 }

@@ -120,3 +120,83 @@ async fn an_unwritable_path_is_a_clear_error() {
         "{message}"
     );
 }
+
+/// `a == 1 and a == 1 or ...`: as deep as the parser accepts (each switch is one level).
+fn deepest_alternation() -> String {
+    let mut text = String::from("name == web");
+    for i in 0..=elemental::filter::MAX_DEPTH - 2 {
+        text.push_str(if i % 2 == 0 {
+            " and name == web"
+        } else {
+            " or name == web"
+        });
+    }
+    text
+}
+
+#[test]
+fn the_sql_compiler_handles_the_deepest_filter_on_a_small_stack() {
+    let schema = manipsql::schema::Schema::from_manager(gaia::model::manager()).expect("schema");
+    let table = schema
+        .table(<ExternalNetwork as elemental::ModelIdentity>::IDENTITY)
+        .expect("table");
+    let nested = format!(
+        "entries in {}1{}",
+        "[".repeat(elemental::filter::MAX_DEPTH - 1),
+        "]".repeat(elemental::filter::MAX_DEPTH - 1)
+    );
+    for text in [deepest_alternation(), nested] {
+        let filter = elemental::filter::Filter::parse(&text).expect("accepted");
+        let table = table.clone();
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                for dialect in [
+                    manipsql::sql::Dialect::Sqlite,
+                    manipsql::sql::Dialect::Postgres,
+                ] {
+                    let mut sql = manipsql::sql::Sql::new(dialect);
+                    manipsql::filter::compile(&filter, &table, &mut sql);
+                    assert!(sql.text.contains("\"name\"") || sql.text.contains("\"entries\""));
+                }
+            })
+            .expect("thread")
+            .join()
+            .expect("compiled without overflowing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_accepted_filters_run_on_sqlite() {
+    use elemental::Identifiable as _;
+    let dir = TempDir::new("manipsql_large_filters");
+    let store = open_sqlite(
+        SqliteOptions::new(dir.path().join("store.db")),
+        gaia::model::manager(),
+    )
+    .await
+    .expect("open");
+    let ctx = Context::in_namespace("/");
+    manipulate::create(&store, &network("n1", "web"), &ctx)
+        .await
+        .expect("create");
+    let terms = vec!["name == web"; 1_000].join(" and ");
+    // 9,998 other values: as many as the values limit allows beside the key and the wanted one.
+    let others: Vec<String> = (1..9_998).map(|i| i.to_string()).collect();
+    let values = format!("ID in [n1,{}]", others.join(","));
+    let entries = format!("entries contains [\"10.0.0.0/8\",{}]", others.join(","));
+    for text in [terms, values, entries, deepest_alternation()] {
+        let filter = elemental::filter::Filter::parse(&text).expect("accepted");
+        let found: Vec<ExternalNetwork> =
+            manipulate::retrieve_many(&store, &ctx.clone().with_filter(filter))
+                .await
+                .unwrap_or_else(|e| panic!("{e}: {}", &text[..60]))
+                .0;
+        assert_eq!(
+            found.iter().map(|n| n.id()).collect::<Vec<_>>(),
+            vec!["n1"],
+            "{}",
+            &text[..60]
+        );
+    }
+}

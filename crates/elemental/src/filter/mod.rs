@@ -13,4 +13,4 @@ mod parser;
 
 pub use ast::{Comparator, Comparison, Filter, FilterValue};
 pub use matcher::Matcher;
-pub use parser::{FilterError, MAX_DEPTH, ParseOptions};
+pub use parser::{FilterError, FilterLimits, MAX_DEPTH, MAX_PARENTHESES, ParseOptions};

@@ -9,8 +9,36 @@ use super::{Comparator, Comparison, Filter, FilterValue};
 use crate::GoDuration;
 use crate::timefmt::parse_filter_date;
 
-/// Deepest nesting of parentheses and lists accepted (protects the stack).
-pub const MAX_DEPTH: usize = 64;
+/// Deepest filter tree accepted: each `and`/`or` group and each list is one level, whatever
+/// the mix of parentheses and switches between `and` and `or` that builds it. Every consumer of
+/// a filter (matcher, printer, SQL compiler, drop) recurses at most this deep.
+pub const MAX_DEPTH: usize = 32;
+
+/// Deepest nesting of parentheses accepted: enough for the canonical printing of the deepest
+/// tree (two parentheses per level), so that printing always parses back.
+pub const MAX_PARENTHESES: usize = 2 * MAX_DEPTH;
+
+/// Size limits of one filter; the defaults keep a filter cheap to parse, match and compile to
+/// SQL (SQLite refuses expressions deeper than 1,000 and more than 32,766 parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FilterLimits {
+    /// Longest filter text, in bytes (default 65,536).
+    pub max_bytes: usize,
+    /// Most comparisons (`a == 1` is one; default 1,000).
+    pub max_comparisons: usize,
+    /// Most values, list items included (default 10,000).
+    pub max_values: usize,
+}
+
+impl Default for FilterLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 << 10,
+            max_comparisons: 1_000,
+            max_values: 10_000,
+        }
+    }
+}
 
 /// Why a filter could not be parsed; the Display text is the message sent to clients.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,6 +54,8 @@ fn err<T>(message: impl Into<String>) -> Result<T, FilterError> {
 pub struct ParseOptions<'a> {
     /// When set, only these comparators are accepted (push filters use [`Comparator::PUSH`]).
     pub allowed_comparators: Option<&'a [Comparator]>,
+    /// Size limits (the defaults when not set).
+    pub limits: FilterLimits,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -34,14 +64,32 @@ enum Conjunction {
     Or,
 }
 
-fn combine(conjunction: Conjunction, mut filters: Vec<Filter>) -> Filter {
-    if filters.len() == 1 {
-        return filters.remove(0);
+/// A parsed sub-filter and the depth of its tree.
+struct Node {
+    filter: Filter,
+    depth: usize,
+}
+
+fn too_deep<T>() -> Result<T, FilterError> {
+    err(format!(
+        "expression too deeply nested (at most {MAX_DEPTH} levels)"
+    ))
+}
+
+fn combine(conjunction: Conjunction, mut nodes: Vec<Node>) -> Result<Node, FilterError> {
+    if nodes.len() == 1 {
+        return Ok(nodes.remove(0));
     }
-    match conjunction {
+    let depth = 1 + nodes.iter().map(|n| n.depth).max().unwrap_or(0);
+    if depth > MAX_DEPTH {
+        return too_deep();
+    }
+    let filters = nodes.into_iter().map(|n| n.filter).collect();
+    let filter = match conjunction {
         Conjunction::And => Filter::And(filters),
         Conjunction::Or => Filter::Or(filters),
-    }
+    };
+    Ok(Node { filter, depth })
 }
 
 impl Filter {
@@ -52,21 +100,33 @@ impl Filter {
 
     /// Parses a filter with options.
     pub fn parse_with(input: &str, options: &ParseOptions<'_>) -> Result<Filter, FilterError> {
+        let limits = options.limits;
+        if input.len() > limits.max_bytes {
+            return err(format!(
+                "filter too long: {} bytes (at most {})",
+                input.len(),
+                limits.max_bytes
+            ));
+        }
         let mut parser = Parser {
             lexer: Lexer::new(input),
             options,
+            comparisons: 0,
+            values: 0,
         };
-        parser.parse_expression(0)
+        parser.parse_expression(0).map(|node| node.filter)
     }
 }
 
 struct Parser<'a> {
     lexer: Lexer,
     options: &'a ParseOptions<'a>,
+    comparisons: usize,
+    values: usize,
 }
 
 impl Parser<'_> {
-    fn parse_expression(&mut self, depth: usize) -> Result<Filter, FilterError> {
+    fn parse_expression(&mut self, depth: usize) -> Result<Node, FilterError> {
         let mut stack = vec![self.parse_term(depth)?];
         let mut conjunction: Option<Conjunction> = None;
         loop {
@@ -78,7 +138,10 @@ impl Parser<'_> {
                 Token::RightParen if depth > 0 => break,
                 Token::RightParen => return err("unmatched closing parenthesis"),
                 other => {
-                    let last = stack.last().map(ToString::to_string).unwrap_or_default();
+                    let last = stack
+                        .last()
+                        .map(|n| n.filter.to_string())
+                        .unwrap_or_default();
                     return err(format!(
                         "invalid keyword after {last}. found {}",
                         other.literal()
@@ -88,20 +151,22 @@ impl Parser<'_> {
             self.lexer.next_token();
             if let Some(previous) = conjunction {
                 if previous != next && stack.len() > 1 {
-                    stack = vec![combine(previous, std::mem::take(&mut stack))];
+                    stack = vec![combine(previous, std::mem::take(&mut stack))?];
                 }
             }
             conjunction = Some(next);
             stack.push(self.parse_term(depth)?);
         }
-        Ok(combine(conjunction.unwrap_or(Conjunction::And), stack))
+        combine(conjunction.unwrap_or(Conjunction::And), stack)
     }
 
-    fn parse_term(&mut self, depth: usize) -> Result<Filter, FilterError> {
+    fn parse_term(&mut self, depth: usize) -> Result<Node, FilterError> {
         match self.lexer.next_token() {
             Token::LeftParen => {
-                if depth >= MAX_DEPTH {
-                    return err("expression too deeply nested");
+                if depth >= MAX_PARENTHESES {
+                    return err(format!(
+                        "expression too deeply nested (at most {MAX_PARENTHESES} parentheses)"
+                    ));
                 }
                 let inner = self.parse_expression(depth + 1)?;
                 match self.lexer.next_token() {
@@ -109,13 +174,13 @@ impl Parser<'_> {
                     _ => err("missing closing parenthesis"),
                 }
             }
-            Token::Word(key) => self.parse_comparison(key, depth),
+            Token::Word(key) => self.parse_comparison(key),
             Token::Quote(q) => {
                 let key = self
                     .lexer
                     .read_quoted(q)
                     .or_else(|read| err(format!("missing quote after {read}")))?;
-                self.parse_comparison(key, depth)
+                self.parse_comparison(key)
             }
             other => err(format!(
                 "invalid start of expression. found {}",
@@ -124,9 +189,14 @@ impl Parser<'_> {
         }
     }
 
-    fn parse_comparison(&mut self, key: String, depth: usize) -> Result<Filter, FilterError> {
+    fn parse_comparison(&mut self, key: String) -> Result<Node, FilterError> {
         if key.starts_with('$') {
             return err(format!("could not start a parameter with $. Found {key}"));
+        }
+        self.comparisons += 1;
+        let max = self.options.limits.max_comparisons;
+        if self.comparisons > max {
+            return err(format!("filter too large: more than {max} comparisons"));
         }
         let comparator = self.parse_comparator()?;
         if let Some(allowed) = self.options.allowed_comparators {
@@ -134,16 +204,18 @@ impl Parser<'_> {
                 return err(format!("unsupported comparator: {}", comparator.as_str()));
             }
         }
-        let value = if comparator.takes_no_value() {
-            None
+        let (value, depth) = if comparator.takes_no_value() {
+            (None, 1)
         } else {
-            Some(self.parse_value(depth)?)
+            let (value, list_depth) = self.parse_value(1)?;
+            (Some(value), 1 + list_depth)
         };
-        Ok(Filter::Comparison(Comparison {
+        let filter = Filter::Comparison(Comparison {
             key,
             comparator,
             value,
-        }))
+        });
+        Ok(Node { filter, depth })
     }
 
     fn parse_comparator(&mut self) -> Result<Comparator, FilterError> {
@@ -172,19 +244,27 @@ impl Parser<'_> {
         }
     }
 
-    fn parse_value(&mut self, depth: usize) -> Result<FilterValue, FilterError> {
-        match self.lexer.next_token() {
+    /// A value at tree level `level` (the comparison is level 1), and how many list levels it
+    /// holds (0 for a scalar).
+    fn parse_value(&mut self, level: usize) -> Result<(FilterValue, usize), FilterError> {
+        self.values += 1;
+        let max = self.options.limits.max_values;
+        if self.values > max {
+            return err(format!("filter too large: more than {max} values"));
+        }
+        let scalar = match self.lexer.next_token() {
             Token::Quote(q) => self
                 .lexer
                 .read_quoted(q)
                 .map(FilterValue::String)
                 .or_else(|read| err(format!("missing quote after {read}"))),
-            Token::LeftBracket => self.parse_list(depth),
+            Token::LeftBracket => return self.parse_list(level),
             Token::True => Ok(FilterValue::Bool(true)),
             Token::False => Ok(FilterValue::Bool(false)),
             Token::Word(word) => self.parse_word_value(word),
             other => err(format!("invalid value. found {}", other.literal())),
-        }
+        };
+        scalar.map(|value| (value, 0))
     }
 
     fn parse_word_value(&mut self, word: String) -> Result<FilterValue, FilterError> {
@@ -219,16 +299,17 @@ impl Parser<'_> {
         }
     }
 
-    fn parse_list(&mut self, depth: usize) -> Result<FilterValue, FilterError> {
-        if depth >= MAX_DEPTH {
-            return err("expression too deeply nested");
+    fn parse_list(&mut self, level: usize) -> Result<(FilterValue, usize), FilterError> {
+        if level + 1 > MAX_DEPTH {
+            return too_deep();
         }
         let mut values = Vec::new();
+        let mut inner_depth = 0;
         loop {
             match self.lexer.peek_token() {
                 Token::RightBracket => {
                     self.lexer.next_token();
-                    return Ok(FilterValue::List(values));
+                    return Ok((FilterValue::List(values), 1 + inner_depth));
                 }
                 Token::Comma => {
                     self.lexer.next_token();
@@ -236,7 +317,11 @@ impl Parser<'_> {
                 token @ (Token::Eof | Token::LeftParen | Token::RightParen) => {
                     return err(format!("invalid end of array. found {}", token.literal()));
                 }
-                _ => values.push(self.parse_value(depth + 1)?),
+                _ => {
+                    let (value, depth) = self.parse_value(level + 1)?;
+                    inner_depth = inner_depth.max(depth);
+                    values.push(value);
+                }
             }
         }
     }
