@@ -36,6 +36,47 @@ struct Args {
     /// How long to wait for in-flight requests at shutdown, in seconds.
     #[arg(long, env = "APISERVER_DRAIN_SECONDS", default_value_t = 60)]
     drain_seconds: u64,
+    /// Most connections served at once; past it clients get a 503 and health reports it.
+    #[arg(long, env = "APISERVER_MAX_CONNECTIONS", default_value_t = 10_000)]
+    max_connections: usize,
+    /// Most connections from one client IP.
+    #[arg(
+        long,
+        env = "APISERVER_MAX_CONNECTIONS_PER_IP",
+        default_value_t = 1_024
+    )]
+    max_connections_per_ip: usize,
+    /// Seconds allowed to receive a request head.
+    #[arg(long, env = "APISERVER_HEADER_TIMEOUT", default_value_t = 10.0)]
+    header_timeout: f64,
+    /// Seconds allowed to receive a request body (408 past it).
+    #[arg(long, env = "APISERVER_BODY_TIMEOUT", default_value_t = 30.0)]
+    body_timeout: f64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "APISERVER_IDLE_TIMEOUT", default_value_t = 60.0)]
+    idle_timeout: f64,
+    /// Largest request body, in bytes (413 past it).
+    #[arg(long, env = "APISERVER_MAX_BODY_SIZE", default_value_t = 16 << 20)]
+    max_body_size: usize,
+}
+
+/// A duration flag, in seconds; refused when negative, not finite or zero.
+fn seconds(name: &str, value: f64) -> Result<std::time::Duration, String> {
+    std::time::Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("--{name} must be a positive number of seconds, got {value}"))
+}
+
+/// The connection limits of the flags.
+fn with_limits(options: bahamut::Options, args: &Args) -> Result<bahamut::Options, String> {
+    Ok(options
+        .with_max_connections(args.max_connections)
+        .with_max_connections_per_ip(args.max_connections_per_ip)
+        .with_header_timeout(seconds("header-timeout", args.header_timeout)?)
+        .with_body_timeout(seconds("body-timeout", args.body_timeout)?)
+        .with_idle_timeout(seconds("idle-timeout", args.idle_timeout)?)
+        .with_max_body_size(args.max_body_size))
 }
 
 async fn shutdown_signal() {
@@ -88,6 +129,13 @@ async fn main() -> ExitCode {
         .with_drain_timeout(std::time::Duration::from_secs(args.drain_seconds))
         .with_service_info("apiserver", Some(env!("CARGO_PKG_VERSION")), &[])
         .with_push(push_options(&args));
+    let options = match with_limits(options, &args) {
+        Ok(options) => options,
+        Err(message) => {
+            eprintln!("apiserver: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let server = match apiserver::server(options, store) {
         Ok(server) => server,
         Err(e) => {

@@ -1,5 +1,5 @@
 //! The health server: `GET /` answers 204 when healthy, 500 when the health check fails, and 503
-//! from the moment shutdown starts.
+//! from the moment shutdown starts or while the ReST server holds its maximum of connections.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,6 +16,16 @@ pub(crate) async fn handle(inner: Arc<Inner>, method: &Method, path: &str) -> Ht
     }
     if !inner.healthy.load(Ordering::SeqCst) {
         return bare(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    if inner.limits.saturated() {
+        let mut response = bare(StatusCode::SERVICE_UNAVAILABLE);
+        let message = format!(
+            "connection limit reached: {} of {} connections open",
+            inner.limits.open(),
+            inner.limits.max_total()
+        );
+        *response.body_mut() = http_body_util::Full::new(message.into());
+        return response;
     }
     match &inner.options.health_handler {
         None => bare(StatusCode::NO_CONTENT),

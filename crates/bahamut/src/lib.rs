@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod connection;
 pub mod cors;
 mod dispatch;
 pub mod events;

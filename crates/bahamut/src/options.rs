@@ -41,15 +41,24 @@ pub struct Options {
     pub listen: SocketAddr,
     /// A listener to use instead of binding `listen` (tests use port 0). Default none.
     pub listener: Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>,
-    /// Time allowed to read a request's headers, also the idle time of a kept-alive connection.
-    /// Default 120 s.
-    pub read_timeout: Duration,
+    /// Time allowed to receive a request head once its first byte has arrived; past it the
+    /// connection is closed. Default 10 s.
+    pub header_timeout: Duration,
+    /// Time allowed to receive a request body once its head is read; past it the request gets a
+    /// 408 and the connection is closed. Default 30 s.
+    pub body_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request. Default 60 s.
+    pub idle_timeout: Duration,
     /// Time allowed to process a request and write its response; 0 disables. Default 0.
     pub write_timeout: Duration,
     /// Largest accepted request body, in bytes. Default 16 MiB.
     pub max_body_size: usize,
-    /// Most connections served at once; further ones wait to be accepted. Default 10,000.
+    /// Most connections served at once; further ones are answered 503 at once and closed (and
+    /// health reports the saturation). Default 10,000.
     pub max_connections: usize,
+    /// Most connections from one client IP (its socket address, not `X-Forwarded-For`); further
+    /// ones are answered 503 and closed. Default 1,024.
+    pub max_connections_per_ip: usize,
     /// Gzip responses larger than `compression_threshold` when the client accepts it.
     /// Default on.
     pub compression: bool,
@@ -128,10 +137,13 @@ impl Options {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             listener: None,
-            read_timeout: Duration::from_secs(120),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
             write_timeout: Duration::ZERO,
             max_body_size: 16 << 20,
             max_connections: 10_000,
+            max_connections_per_ip: 1_024,
             compression: true,
             compression_threshold: 1400,
             keep_alive: true,
@@ -175,9 +187,21 @@ impl Options {
         self
     }
 
-    /// Sets the read (and idle) timeout.
-    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
-        self.read_timeout = timeout;
+    /// Sets the time allowed to receive a request head.
+    pub fn with_header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
+        self
+    }
+
+    /// Sets the time allowed to receive a request body.
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a kept-alive connection may wait for its next request.
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 
@@ -196,6 +220,12 @@ impl Options {
     /// Sets the most connections served at once.
     pub fn with_max_connections(mut self, connections: usize) -> Self {
         self.max_connections = connections.max(1);
+        self
+    }
+
+    /// Sets the most connections from one client IP.
+    pub fn with_max_connections_per_ip(mut self, connections: usize) -> Self {
+        self.max_connections_per_ip = connections.max(1);
         self
     }
 

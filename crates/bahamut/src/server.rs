@@ -19,10 +19,13 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::HttpResponse;
+use crate::connection::{
+    AcceptBackoff, Activity, ConnectionLimits, ConnectionSlot, TrackedIo, watchdog,
+};
 use crate::meta::{RouteInfo, routes_for, to_json_indented};
 use crate::options::{Options, RouteHandler};
 use crate::processor::{ErasedProcessor, ProcessorSet, Registered};
@@ -60,6 +63,7 @@ pub(crate) struct Inner {
     pub processors: HashMap<&'static str, Arc<dyn ErasedProcessor>>,
     pub healthy: AtomicBool,
     pub push: Option<Arc<crate::push::PushRuntime>>,
+    pub limits: Arc<ConnectionLimits>,
     routes: BTreeMap<String, Vec<RouteInfo>>,
     versions: BTreeMap<String, String>,
 }
@@ -174,9 +178,14 @@ impl Server {
             Some(options) => Some(start_push(options, stop_rx.clone()).await?),
             None => None,
         };
+        let limits = ConnectionLimits::new(
+            self.options.max_connections,
+            self.options.max_connections_per_ip,
+        );
         let inner = Arc::new(Inner {
             routes: self.routes_info(),
             versions: self.versions_info(),
+            limits,
             options: self.options,
             processors: self.processors,
             healthy: AtomicBool::new(true),
@@ -259,31 +268,34 @@ async fn accept_until(
     shutdown: impl Future<Output = ()>,
     stop: watch::Receiver<bool>,
 ) -> JoinSet<()> {
-    let permits = Arc::new(Semaphore::new(inner.options.max_connections));
     let mut connections = JoinSet::new();
+    let mut backoff = AcceptBackoff::new();
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            _ = &mut shutdown => break,
-            permit = permits.clone().acquire_owned() => match permit {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
         let accepted = tokio::select! {
             _ = &mut shutdown => break,
             accepted = listener.accept() => accepted,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
-        match accepted {
-            Ok((stream, remote)) => {
-                let (inner, stop) = (inner.clone(), stop.clone());
-                connections.spawn(async move {
-                    serve_connection(inner, stream, remote, stop).await;
-                    drop(permit);
-                });
+        let (stream, remote) = match accepted {
+            Ok(accepted) => {
+                backoff.succeeded();
+                accepted
             }
-            Err(e) => tracing::warn!(error = %e, "accept failed"),
+            Err(e) => {
+                backoff.failed(&e).await;
+                continue;
+            }
+        };
+        match inner.limits.admit(remote.ip()) {
+            Ok(slot) => {
+                let (inner, stop) = (inner.clone(), stop.clone());
+                connections.spawn(serve_connection(inner, stream, remote, stop, slot));
+            }
+            Err(refusal) => {
+                tracing::debug!(%remote, ?refusal, "connection refused: over the cap");
+                inner.limits.refuse(stream, refusal);
+            }
         }
     }
     tracing::info!("shutdown started");
@@ -305,37 +317,66 @@ async fn drain(mut connections: JoinSet<()>, timeout: std::time::Duration) {
     }
 }
 
+/// Serves one connection until the client closes it, a timeout of [`crate::connection`] closes
+/// it, or shutdown: then the request in progress (or one whose head is arriving) is answered
+/// with `Connection: close`, and the connection closes once idle.
 async fn serve_connection(
     inner: Arc<Inner>,
     stream: TcpStream,
     remote: SocketAddr,
     mut stop: watch::Receiver<bool>,
+    slot: ConnectionSlot,
 ) {
-    let io = TokioIo::new(stream);
-    let service_inner = inner.clone();
+    let activity = Activity::new();
+    let io = TokioIo::new(TrackedIo::new(stream, activity.clone()));
+    let (service_inner, service_activity) = (inner.clone(), activity.clone());
     let service = service_fn(move |request| {
-        let inner = service_inner.clone();
-        async move { Ok::<_, Infallible>(handle(inner, request, remote).await) }
+        let (inner, activity) = (service_inner.clone(), service_activity.clone());
+        activity.request_started();
+        async move {
+            let mut response = handle(inner.clone(), request, remote).await;
+            if !inner.healthy.load(Ordering::SeqCst) {
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+            }
+            activity.request_finished();
+            Ok::<_, Infallible>(response)
+        }
     });
+    let options = &inner.options;
     let mut builder = http1::Builder::new();
     builder
-        .keep_alive(inner.options.keep_alive)
+        .keep_alive(options.keep_alive)
         .title_case_headers(true)
         .timer(TokioTimer::new())
-        .header_read_timeout(inner.options.read_timeout);
+        .header_read_timeout(None);
     let connection = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(connection);
+    let expired = watchdog(
+        activity.clone(),
+        options.header_timeout,
+        options.idle_timeout,
+    );
     tokio::select! {
         result = connection.as_mut() => {
             if let Err(e) = result {
                 tracing::debug!(error = %e, %remote, "connection ended with an error");
             }
         }
+        reason = expired => tracing::debug!(%remote, reason, "connection closed"),
         () = stopping(&mut stop) => {
-            connection.as_mut().graceful_shutdown();
-            let _ = connection.await;
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                () = activity.until_idle() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = connection.await;
+                }
+            }
         }
     }
+    drop(slot);
 }
 
 /// Completes when shutdown starts.
@@ -345,14 +386,27 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
 
 async fn read_body(inner: &Inner, body: Incoming) -> Result<Bytes, Errors> {
     let max = inner.options.max_body_size;
-    match Limited::new(body, max).collect().await {
+    let timeout = inner.options.body_timeout;
+    let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, max).collect()).await
+    else {
+        return Err(Errors::from(elemental::Error::new(
+            "Request Timeout",
+            format!(
+                "The request body was not received within {} s",
+                timeout.as_secs_f64()
+            ),
+            "bahamut",
+            408,
+        )));
+    };
+    match collected {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
             Err(Errors::from(elemental::Error::new(
-                "Request Entity Too Large",
+                "Payload Too Large",
                 format!("The request body is larger than {max} bytes"),
                 "bahamut",
                 413,
@@ -389,11 +443,17 @@ async fn handle(
     let body = match read_body(&inner, body).await {
         Ok(body) => body,
         Err(errors) => {
-            return error_response(
+            // The rest of the body is not read: the connection cannot carry another request.
+            let mut response = error_response(
                 &errors.with_trace("unknown"),
                 elemental::EncodingType::Json,
                 &finish,
             );
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+            return response;
         }
     };
     match route(&parts.method, parts.uri.path(), &inner.options) {
@@ -439,9 +499,17 @@ async fn custom(handler: &RouteHandler, parts: http::request::Parts, body: Bytes
 /// Serves health checks until the task is aborted (after the drain, so that it answers 503
 /// while ReST drains).
 async fn serve_health(inner: Arc<Inner>, listener: TcpListener) {
+    let mut backoff = AcceptBackoff::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => {
+                backoff.succeeded();
+                stream
+            }
+            Err(e) => {
+                backoff.failed(&e).await;
+                continue;
+            }
         };
         let inner = inner.clone();
         tokio::spawn(async move {

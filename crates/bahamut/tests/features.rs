@@ -616,7 +616,7 @@ async fn body_limit() {
         only_error(&r),
         (
             413,
-            "Request Entity Too Large".into(),
+            "Payload Too Large".into(),
             "The request body is larger than 16 bytes".into(),
             "bahamut".into()
         )

@@ -1,0 +1,364 @@
+//! Connection limits: how many connections the server holds (in all and per client IP), how
+//! long a client may take to send a request head, how long a keep-alive connection may stay
+//! idle, and the fast refusal of connections past the caps.
+//!
+//! A connection's socket is wrapped in [`TrackedIo`], which notes when bytes arrive; the
+//! connection's [`Activity`] also counts the requests in flight. A watchdog beside each
+//! connection closes it when a request head takes longer than the header timeout, or when no
+//! request arrives within the idle timeout. Body timeouts are per request (see `server`).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+
+/// How many refusals (503 answers past the caps) may be written at once; past that, a
+/// connection over the cap is closed without an answer.
+const MAX_CONCURRENT_REFUSALS: usize = 256;
+/// How long a refusal may take to write.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The open connections, in all and per client IP.
+pub(crate) struct ConnectionLimits {
+    max_total: usize,
+    max_per_ip: usize,
+    open: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    refusing: Arc<AtomicUsize>,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The server holds its maximum of connections.
+    Total,
+    /// This client IP holds its maximum of connections.
+    PerIp,
+}
+
+/// A connection counted in the limits; uncounted when dropped.
+pub(crate) struct ConnectionSlot {
+    limits: Arc<ConnectionLimits>,
+    ip: IpAddr,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.limits.open.fetch_sub(1, Ordering::SeqCst);
+        if let Ok(mut per_ip) = self.limits.per_ip.lock() {
+            if let Some(count) = per_ip.get_mut(&self.ip) {
+                *count -= 1;
+                if *count == 0 {
+                    per_ip.remove(&self.ip);
+                }
+            }
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// Limits of `max_total` connections, and `max_per_ip` for one client IP.
+    pub(crate) fn new(max_total: usize, max_per_ip: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max_total: max_total.max(1),
+            max_per_ip: max_per_ip.max(1),
+            open: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
+            refusing: Arc::new(AtomicUsize::new(0)),
+        })
+    }
+
+    /// Counts a new connection from `ip`, or says why it is refused.
+    pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<ConnectionSlot, Refusal> {
+        let mut per_ip = self.per_ip.lock().map_err(|_| Refusal::Total)?;
+        if self.open.load(Ordering::SeqCst) >= self.max_total {
+            return Err(Refusal::Total);
+        }
+        let count = per_ip.entry(ip).or_insert(0);
+        if *count >= self.max_per_ip {
+            return Err(Refusal::PerIp);
+        }
+        *count += 1;
+        self.open.fetch_add(1, Ordering::SeqCst);
+        Ok(ConnectionSlot {
+            limits: self.clone(),
+            ip,
+        })
+    }
+
+    /// How many connections are open.
+    pub(crate) fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// True when the server holds its maximum of connections (health reports it).
+    pub(crate) fn saturated(&self) -> bool {
+        self.open() >= self.max_total
+    }
+
+    /// The maximum of connections.
+    pub(crate) fn max_total(&self) -> usize {
+        self.max_total
+    }
+
+    /// Answers a refused connection with a 503 error array and closes it, without waiting for
+    /// its request; when too many refusals are being written already, just closes it.
+    pub(crate) fn refuse(&self, mut stream: TcpStream, refusal: Refusal) {
+        if self.refusing.fetch_add(1, Ordering::SeqCst) >= MAX_CONCURRENT_REFUSALS {
+            self.refusing.fetch_sub(1, Ordering::SeqCst);
+            return;
+        }
+        let refusing = self.refusing.clone();
+        tokio::spawn(async move {
+            let answer = refusal_response(refusal);
+            let write = async {
+                stream.write_all(&answer).await?;
+                stream.shutdown().await
+            };
+            let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, write).await;
+            refusing.fetch_sub(1, Ordering::SeqCst);
+        });
+    }
+}
+
+/// The raw 503 answer written to a refused connection.
+fn refusal_response(refusal: Refusal) -> Vec<u8> {
+    let description = match refusal {
+        Refusal::Total => "The server holds its maximum number of connections",
+        Refusal::PerIp => "Too many connections from this client address",
+    };
+    let error = elemental::Error::new("Service Unavailable", description, "bahamut", 503);
+    let body = elemental::encode(
+        elemental::EncodingType::Json,
+        &elemental::Errors::from(error),
+    )
+    .unwrap_or_else(|_| b"[]".to_vec());
+    let mut answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    answer.extend_from_slice(&body);
+    answer
+}
+
+/// What a connection is doing, shared by its socket wrapper, its service and its watchdog.
+pub(crate) struct Activity {
+    start: Instant,
+    /// Milliseconds since `start` of the last byte read or the last answer.
+    last: AtomicU64,
+    /// Milliseconds since `start` (plus one) of the first byte of a request head being read;
+    /// 0 when no head is being read.
+    head_started: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Activity {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+            head_started: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn bytes_read(&self) {
+        let now = self.now();
+        self.last.store(now, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::SeqCst) == 0 {
+            let _ =
+                self.head_started
+                    .compare_exchange(0, now + 1, Ordering::SeqCst, Ordering::SeqCst);
+        }
+    }
+
+    /// A request head was read: the service runs.
+    pub(crate) fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.head_started.store(0, Ordering::SeqCst);
+    }
+
+    /// The service answered.
+    pub(crate) fn request_finished(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.last.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// Completes once no request is in flight and no request head is arriving.
+    pub(crate) async fn until_idle(&self) {
+        while self.in_flight.load(Ordering::SeqCst) > 0
+            || self.head_started.load(Ordering::SeqCst) != 0
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Why the connection should be closed now, if it should.
+    fn expired(&self, header_timeout: Duration, idle_timeout: Duration) -> Option<&'static str> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        let now = self.now();
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        match self.head_started.load(Ordering::SeqCst) {
+            0 => (now.saturating_sub(self.last.load(Ordering::Relaxed)) >= millis(idle_timeout))
+                .then_some("idle timeout"),
+            started => (now.saturating_sub(started - 1) >= millis(header_timeout))
+                .then_some("request head not received in time"),
+        }
+    }
+}
+
+/// Completes when the connection has been idle, or has spent on one request head, longer than
+/// its timeout.
+pub(crate) async fn watchdog(
+    activity: Arc<Activity>,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+) -> &'static str {
+    let tick = (header_timeout.min(idle_timeout) / 4)
+        .clamp(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(tick).await;
+        if let Some(reason) = activity.expired(header_timeout, idle_timeout) {
+            return reason;
+        }
+    }
+}
+
+/// A socket that reports the bytes it reads to its connection's [`Activity`].
+pub(crate) struct TrackedIo {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl TrackedIo {
+    pub(crate) fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
+        Self { stream, activity }
+    }
+}
+
+impl AsyncRead for TrackedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.bytes_read();
+        }
+        result
+    }
+}
+
+impl AsyncWrite for TrackedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// Waits before the next accept after an error, doubling up to one second; logs the first
+/// error of a streak at warn level and the end of the streak at info.
+pub(crate) struct AcceptBackoff {
+    delay: Duration,
+    failures: u64,
+}
+
+impl AcceptBackoff {
+    pub(crate) fn new() -> Self {
+        Self {
+            delay: Duration::ZERO,
+            failures: 0,
+        }
+    }
+
+    /// An accept failed: log (once per streak) and wait.
+    pub(crate) async fn failed(&mut self, error: &io::Error) {
+        if self.failures == 0 {
+            tracing::warn!(%error, "accept failed: backing off until connections can be accepted again");
+        }
+        self.failures += 1;
+        self.delay = (self.delay * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        tokio::time::sleep(self.delay).await;
+    }
+
+    /// An accept succeeded.
+    pub(crate) fn succeeded(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(
+                failures = self.failures,
+                "accepting connections again after accept errors"
+            );
+        }
+        self.failures = 0;
+        self.delay = Duration::ZERO;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caps_count_in_all_and_per_ip() {
+        let limits = ConnectionLimits::new(3, 2);
+        let a: IpAddr = [127, 0, 0, 2].into();
+        let b: IpAddr = [127, 0, 0, 3].into();
+        let first = limits.admit(a).unwrap();
+        let _second = limits.admit(a).unwrap();
+        assert_eq!(limits.admit(a).err(), Some(Refusal::PerIp));
+        let _third = limits.admit(b).unwrap();
+        assert!(limits.saturated());
+        assert_eq!(limits.admit(b).err(), Some(Refusal::Total));
+        drop(first);
+        assert_eq!(limits.open(), 2);
+        assert!(limits.admit(a).is_ok());
+    }
+
+    #[test]
+    fn refusal_is_an_error_array() {
+        let text = String::from_utf8(refusal_response(Refusal::PerIp)).unwrap();
+        assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(text.ends_with(
+            r#"[{"code":503,"description":"Too many connections from this client address","subject":"bahamut","title":"Service Unavailable"}]"#
+        ));
+    }
+}
