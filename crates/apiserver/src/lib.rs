@@ -48,7 +48,9 @@ pub fn root_handler() -> RouteHandler {
 /// a retriever over `store`, push on `/events` (the given push options, or the defaults), and
 /// one storage-backed processor per identity.
 pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, ServerError> {
-    let push = options.push.clone().unwrap_or_default();
+    let existing = Arc::new(namespaces::ExistingNamespace::new(store.clone()));
+    let mut push = options.push.clone().unwrap_or_default();
+    push.authenticators.push(existing.clone());
     let mut options = options
         .with_push(push)
         .with_root_handler(root_handler())
@@ -68,9 +70,18 @@ pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, S
         store.clone(),
         rules,
     ))?;
-    server.register_processor(crud::processor::<HostService>(store.clone()))?;
-    server.register_processor(crud::processor::<ExternalNetwork>(store.clone()))?;
-    server.register_processor(crud::processor::<NetworkAccessPolicy>(store.clone()))?;
-    server.register_processor(crud::processor::<Service>(store))?;
+    server.register_processor(crud::processor_with_hooks::<HostService>(
+        store.clone(),
+        existing.clone(),
+    ))?;
+    server.register_processor(crud::processor_with_hooks::<ExternalNetwork>(
+        store.clone(),
+        existing.clone(),
+    ))?;
+    server.register_processor(crud::processor_with_hooks::<NetworkAccessPolicy>(
+        store.clone(),
+        existing.clone(),
+    ))?;
+    server.register_processor(crud::processor_with_hooks::<Service>(store, existing))?;
     Ok(server)
 }

@@ -1,11 +1,12 @@
-//! Namespace rules: a namespace `prod` created in `/acme` is `/acme/prod`; a namespace that
-//! still holds objects cannot be deleted.
+//! Namespace rules: objects are created only in namespaces that exist (`/` always does); a
+//! namespace `prod` created in `/acme` is `/acme/prod`; a namespace that still holds objects
+//! cannot be deleted.
 
 use std::sync::Arc;
 
 use bahamut::BoxFuture;
 use elemental::filter::{Comparator, Comparison, Filter, FilterValue};
-use elemental::namespace::join_namespace;
+use elemental::namespace::{join_namespace, parent_namespace};
 use elemental::{Error, Identity, ModelIdentity};
 use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service};
 use manipulate::{Context, Manipulator};
@@ -28,6 +29,68 @@ impl NamespaceRules {
     /// Rules checking against `store`.
     pub fn new(store: Arc<dyn Manipulator>) -> Self {
         Self { store }
+    }
+}
+
+/// How many namespaces named `full` (a whole path) live in `parent`.
+async fn count_named(store: &dyn Manipulator, parent: &str, full: &str) -> Result<u64, Error> {
+    let filter = Filter::Comparison(Comparison {
+        key: "name".to_string(),
+        comparator: Comparator::Equal,
+        value: Some(FilterValue::String(full.to_string())),
+    });
+    let ctx = Context::in_namespace(parent).with_filter(filter);
+    Ok(store.count(Namespace::IDENTITY, &ctx).await?)
+}
+
+/// Fails with a 404 unless `namespace` is `/` or a namespace object exists for it.
+pub async fn require_namespace(store: &dyn Manipulator, namespace: &str) -> Result<(), Error> {
+    let Some(parent) = parent_namespace(namespace) else {
+        return Ok(());
+    };
+    if count_named(store, parent, namespace).await? > 0 {
+        return Ok(());
+    }
+    Err(Error::new(
+        "Not Found",
+        format!("Namespace '{namespace}' does not exist"),
+        "apiserver",
+        404,
+    ))
+}
+
+/// The crud hooks of every other identity: created only in namespaces that exist.
+pub struct ExistingNamespace {
+    store: Arc<dyn Manipulator>,
+}
+
+impl ExistingNamespace {
+    /// Checks against `store`.
+    pub fn new(store: Arc<dyn Manipulator>) -> Self {
+        Self { store }
+    }
+}
+
+impl<T: Send + Sync + 'static> crud::Hooks<T> for ExistingNamespace {
+    fn before_create<'a>(
+        &'a self,
+        _object: &'a mut T,
+        ctx: &'a Context,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(require_namespace(self.store.as_ref(), &ctx.namespace))
+    }
+}
+
+/// Push sessions open only on namespaces that exist (else a 404 before the upgrade).
+impl bahamut::push::SessionAuthenticator for ExistingNamespace {
+    fn authenticate_session<'a>(
+        &'a self,
+        session: &'a bahamut::push::SessionInfo,
+    ) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            require_namespace(self.store.as_ref(), &session.namespace).await?;
+            Ok(true)
+        })
     }
 }
 
@@ -60,20 +123,9 @@ impl crud::Hooks<Namespace> for NamespaceRules {
                     ),
                 ));
             }
+            require_namespace(self.store.as_ref(), parent).await?;
             let full = join_namespace(parent, &short);
-            let filter = Filter::Comparison(Comparison {
-                key: "name".to_string(),
-                comparator: Comparator::Equal,
-                value: Some(FilterValue::String(full.clone())),
-            });
-            let existing = self
-                .store
-                .count(
-                    Namespace::IDENTITY,
-                    &Context::in_namespace(parent).with_filter(filter),
-                )
-                .await?;
-            if existing > 0 {
+            if count_named(self.store.as_ref(), parent, &full).await? > 0 {
                 return Err(Error::new(
                     "Conflict",
                     format!("Namespace '{full}' already exists"),

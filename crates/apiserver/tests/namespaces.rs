@@ -39,6 +39,48 @@ async fn check_rules(store: Arc<dyn Manipulator>) {
     assert_eq!(json(&child)["name"], "/acme/prod");
     let child_id = json(&child)["ID"].as_str().unwrap_or_default().to_string();
 
+    let missing = call(
+        addr,
+        "POST",
+        "/externalnetworks",
+        "/acme/staging",
+        r#"{"name":"web","entries":["10.0.0.0/8"]}"#,
+    )
+    .await;
+    assert_eq!(
+        (missing.status, missing.text()),
+        (
+            404,
+            r#"[{"code":404,"description":"Namespace '/acme/staging' does not exist","subject":"apiserver","title":"Not Found","trace":"TRACE"}]"#
+                .replace("TRACE", json(&missing)[0]["trace"].as_str().unwrap_or_default())
+        )
+    );
+    let orphan = call(addr, "POST", "/namespaces", "/nowhere", r#"{"name":"x"}"#).await;
+    assert_eq!(orphan.status, 404);
+    assert_eq!(
+        json(&orphan)[0]["description"],
+        "Namespace '/nowhere' does not exist"
+    );
+    let inside = call(
+        addr,
+        "POST",
+        "/externalnetworks",
+        "/acme/prod",
+        r#"{"name":"web","entries":["10.0.0.0/8"]}"#,
+    )
+    .await;
+    assert_eq!(inside.status, 200, "{}", inside.text());
+    let inside_id = json(&inside)["ID"].as_str().unwrap_or_default().to_string();
+    let removed = call(
+        addr,
+        "DELETE",
+        &format!("/externalnetworks/{inside_id}"),
+        "/acme/prod",
+        "",
+    )
+    .await;
+    assert_eq!(removed.status, 200, "{}", removed.text());
+
     let refused = call(addr, "DELETE", &format!("/namespaces/{acme_id}"), "/", "").await;
     assert_eq!(refused.status, 409);
     assert_eq!(
@@ -97,4 +139,75 @@ async fn namespace_rules_on_postgres() {
         .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .await
         .expect("drop schema");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_namespaces_are_400s_everywhere() {
+    let store = Arc::new(manipulate::MemoryManipulator::new());
+    let running = testkit::start(|options| apiserver::server(options, store)).await;
+    let addr = running.addr;
+    for (namespace, reason) in [
+        ("../..", "it must start with '/'"),
+        ("probe", "it must start with '/'"),
+        ("//", "it must not have an empty segment"),
+        ("/a/", "it must not have an empty segment"),
+        ("/b/../a", "it must not have a '..' segment"),
+        ("/./a", "it must not have a '.' segment"),
+    ] {
+        let expected = format!(
+            r#"[{{"code":400,"description":"Invalid namespace '{namespace}': {reason}","subject":"elemental","title":"Bad Request","trace":"unknown"}}]"#
+        );
+        for (method, body) in [("GET", ""), ("POST", r#"{"name":"web"}"#)] {
+            let r = call(addr, method, "/externalnetworks", namespace, body).await;
+            assert_eq!(
+                (r.status, r.text()),
+                (400, expected.clone()),
+                "{method} {namespace}"
+            );
+        }
+        let upgrade = testkit::request(
+            "GET",
+            &format!("/events?namespace={namespace}"),
+            &[
+                ("Upgrade", "websocket"),
+                ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ],
+            "",
+        );
+        let r = testkit::send(addr, &upgrade).await;
+        assert_eq!(r.status, 400, "push {namespace}");
+        assert_eq!(
+            json(&r)[0]["description"],
+            format!("Invalid namespace '{namespace}': {reason}")
+        );
+    }
+    let too_long = format!("/{}", "n".repeat(1100));
+    let r = call(addr, "GET", "/externalnetworks", &too_long, "").await;
+    assert_eq!(r.status, 400);
+    assert!(
+        json(&r)[0]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("...': it is longer than 1024 bytes")
+    );
+    // A session on a namespace that does not exist is refused before the upgrade.
+    let upgrade = testkit::request(
+        "GET",
+        "/events?namespace=/ghost",
+        &[
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Version", "13"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ],
+        "",
+    );
+    let r = testkit::send(addr, &upgrade).await;
+    assert_eq!(
+        (r.status, json(&r)[0]["description"].clone()),
+        (404, serde_json::json!("Namespace '/ghost' does not exist"))
+    );
+    running.stop().await.expect("clean stop");
 }

@@ -210,6 +210,17 @@ async fn authenticators_refuse_with_401_before_the_upgrade() {
 async fn sessions_only_see_their_namespace_subtree() {
     let running = server(PushOptions::default()).await;
     let addr = running.addr;
+    for (parent, name) in [("/", "a"), ("/a", "b"), ("/", "ab")] {
+        let r = testkit::call(
+            addr,
+            "POST",
+            "/namespaces",
+            parent,
+            &format!(r#"{{"name":"{name}"}}"#),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
     let mut a_recursive = PushClient::connect(addr, "namespace=/a&mode=all")
         .await
         .expect("session");

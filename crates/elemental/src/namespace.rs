@@ -62,16 +62,45 @@ pub fn namespace_ancestors(namespace: &str) -> Vec<&str> {
     out
 }
 
-/// Checks a namespace path: starts with `/`, no empty segment, no trailing `/` (but `/`).
+/// Longest namespace accepted, in bytes.
+pub const MAX_NAMESPACE_LENGTH: usize = 1024;
+
+/// Checks a namespace path: absolute (`/` or `/a/b`), no empty, `.` or `..` segment, no control
+/// character, at most [`MAX_NAMESPACE_LENGTH`] bytes. The error is a 400 `Bad Request`
+/// `Invalid namespace '<value>': <reason>` (a long value is shown cut).
 pub fn validate_namespace(namespace: &str) -> Result<(), Error> {
-    let valid = namespace == "/"
-        || (namespace.starts_with('/') && namespace[1..].split('/').all(|s| !s.is_empty()));
-    if valid {
-        Ok(())
+    let reason = if namespace.len() > MAX_NAMESPACE_LENGTH {
+        Some(format!("it is longer than {MAX_NAMESPACE_LENGTH} bytes"))
+    } else if !namespace.starts_with('/') {
+        Some("it must start with '/'".to_string())
+    } else if namespace.chars().any(char::is_control) {
+        Some("it must not contain control characters".to_string())
+    } else if namespace == "/" {
+        None
     } else {
-        Err(Error::bad_request(format!(
-            "Invalid namespace '{namespace}': it must start with '/' and have no empty segment"
-        )))
+        namespace[1..].split('/').find_map(|segment| match segment {
+            "" => Some("it must not have an empty segment".to_string()),
+            "." | ".." => Some(format!("it must not have a '{segment}' segment")),
+            _ => None,
+        })
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(Error::bad_request(format!(
+            "Invalid namespace '{}': {reason}",
+            shown(namespace)
+        ))),
+    }
+}
+
+/// The namespace as shown in an error: at most 128 characters.
+fn shown(namespace: &str) -> String {
+    let mut chars = namespace.chars();
+    let head: String = chars.by_ref().take(128).collect();
+    if chars.next().is_some() {
+        format!("{head}...")
+    } else {
+        head
     }
 }
 
@@ -107,8 +136,32 @@ mod tests {
     fn validation() {
         assert!(validate_namespace("/").is_ok());
         assert!(validate_namespace("/a/b").is_ok());
-        for bad in ["", "a", "/a/", "//a", "/a//b"] {
-            assert!(validate_namespace(bad).is_err(), "{bad}");
+        for (bad, reason) in [
+            ("", "it must start with '/'"),
+            ("a", "it must start with '/'"),
+            ("probe", "it must start with '/'"),
+            ("../..", "it must start with '/'"),
+            ("/a/", "it must not have an empty segment"),
+            ("//", "it must not have an empty segment"),
+            ("//a", "it must not have an empty segment"),
+            ("/a//b", "it must not have an empty segment"),
+            ("/b/../a", "it must not have a '..' segment"),
+            ("/a/.", "it must not have a '.' segment"),
+            ("/a\tb", "it must not contain control characters"),
+        ] {
+            assert_eq!(
+                validate_namespace(bad).unwrap_err().description,
+                format!("Invalid namespace '{bad}': {reason}")
+            );
         }
+        let long = format!("/{}", "a".repeat(1024));
+        assert_eq!(
+            validate_namespace(&long).unwrap_err().description,
+            format!(
+                "Invalid namespace '/{}...': it is longer than 1024 bytes",
+                "a".repeat(127)
+            )
+        );
+        assert!(validate_namespace(&long[..1024]).is_ok());
     }
 }

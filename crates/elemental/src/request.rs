@@ -173,7 +173,7 @@ impl Request {
         let mut query = parse_query(parts.uri.query().unwrap_or(""));
         request.read_builtin_parameters(&mut query)?;
         request.read_declared_parameters(manager, &mut query)?;
-        request.read_headers(&parts.headers, context);
+        request.read_headers(&parts.headers, context)?;
         Ok(request)
     }
 
@@ -259,7 +259,11 @@ impl Request {
         Ok(())
     }
 
-    fn read_headers(&mut self, headers: &HeaderMap, context: &RequestContext<'_>) {
+    fn read_headers(
+        &mut self,
+        headers: &HeaderMap,
+        context: &RequestContext<'_>,
+    ) -> Result<(), Error> {
         let get = |name: &str| {
             headers
                 .get(name)
@@ -280,6 +284,9 @@ impl Request {
             .or_else(|| context.remote_addr.map(|a| a.ip().to_string()))
             .unwrap_or_default();
         self.namespace = get("x-namespace").unwrap_or_default();
+        if !self.namespace.is_empty() {
+            crate::namespace::validate_namespace(&self.namespace)?;
+        }
         self.external_tracking_id = get("x-external-tracking-id").unwrap_or_default();
         self.external_tracking_type = get("x-external-tracking-type").unwrap_or_default();
         self.read_consistency = get("x-read-consistency");
@@ -297,6 +304,7 @@ impl Request {
             })
             .collect();
         self.headers = headers.clone();
+        Ok(())
     }
 
     /// Decodes the body in the request's encoding.
