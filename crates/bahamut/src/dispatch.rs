@@ -150,6 +150,9 @@ async fn prepare<T: Sparse>(
             let mut object: T = request.decode().map_err(decode_error)?;
             object.set_id(&request.object_id);
             let stored = load::<T>(retriever, request).await?;
+            if let Some(stored) = &stored {
+                keep_omitted_protected(&mut object, stored, request)?;
+            }
             check(&object, stored.as_ref(), Operation::Update)?;
             ctx.input = Some(object);
             ctx.stored = stored;
@@ -172,6 +175,27 @@ async fn prepare<T: Sparse>(
         }
         other => Ok(other),
     }
+}
+
+/// PUT carries the user's attributes: the read-only and creation-only ones that the body leaves
+/// out keep their stored values (only a different value sent is an error).
+fn keep_omitted_protected<T: Sparse>(
+    object: &mut T,
+    stored: &T,
+    request: &Request,
+) -> Result<(), Errors> {
+    let sent: BTreeMap<String, serde::de::IgnoredAny> = request.decode().map_err(decode_error)?;
+    let omitted: Vec<String> = object
+        .attribute_specifications()
+        .iter()
+        .filter(|spec| spec.exposed && (spec.read_only || spec.creation_only))
+        .filter(|spec| !sent.contains_key(&spec.name))
+        .map(|spec| spec.name.clone())
+        .collect();
+    if !omitted.is_empty() {
+        object.patch(&stored.to_sparse(&omitted));
+    }
+    Ok(())
 }
 
 fn check<T: Sparse>(object: &T, stored: Option<&T>, operation: Operation) -> Result<(), Errors> {
@@ -346,10 +370,16 @@ async fn pipeline(
             "{} operation not allowed on {target}",
             request.operation.camel_name()
         );
-        return fail(
+        let allowed = allowed_methods(*manager, &request);
+        let mut failed = fail(
             Errors::from(bahamut_error("Not allowed", description, 405)),
             Some(request),
         );
+        failed
+            .0
+            .headers_mut()
+            .insert(http::header::ALLOW, crate::response::allow_header(&allowed));
+        return failed;
     }
     let mut claims = Vec::new();
     if let Err(errors) = authenticate(inner, &request, &mut claims).await {
@@ -409,6 +439,37 @@ async fn pipeline(
             (model_response(answer, finish), Some(request), None)
         }
     }
+}
+
+/// The methods the relationships allow on the request's route (for `Allow`).
+fn allowed_methods(manager: &dyn elemental::ModelManager, request: &Request) -> Vec<http::Method> {
+    use http::Method;
+    let operations: &[(Operation, Method)] = if request.object_id.is_empty() {
+        &[
+            (Operation::RetrieveMany, Method::GET),
+            (Operation::Create, Method::POST),
+            (Operation::Info, Method::HEAD),
+        ]
+    } else {
+        &[
+            (Operation::Retrieve, Method::GET),
+            (Operation::Update, Method::PUT),
+            (Operation::Patch, Method::PATCH),
+            (Operation::Delete, Method::DELETE),
+        ]
+    };
+    let relationships = manager.relationships();
+    operations
+        .iter()
+        .filter(|(operation, _)| {
+            relationships.is_operation_allowed(
+                &request.identity,
+                &request.parent_identity,
+                *operation,
+            )
+        })
+        .map(|(_, method)| method.clone())
+        .collect()
 }
 
 fn publish(inner: &Inner, events: Vec<Event>) {

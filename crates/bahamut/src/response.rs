@@ -162,7 +162,36 @@ pub(crate) fn not_found(cors: Option<&CorsPolicy>, request_headers: &HeaderMap) 
     build(StatusCode::NOT_FOUND, headers, body.into())
 }
 
-/// A bare answer with no header but `Date` and `Content-Length` (root, 405 of the router).
+/// The `Allow` header value of a list of methods: `GET, POST, HEAD`.
+pub(crate) fn allow_header(methods: &[http::Method]) -> HeaderValue {
+    let text: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
+    HeaderValue::from_str(&text.join(", ")).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// The 405 of the router: a path served with other methods. An error array, with the path's
+/// methods in `Allow`.
+pub(crate) fn method_not_allowed(
+    method: &http::Method,
+    allowed: &[http::Method],
+    finish: &Finish<'_>,
+) -> HttpResponse {
+    let errors = Errors::from(
+        elemental::Error::new(
+            "Not allowed",
+            format!("Method {method} is not allowed on this path"),
+            "bahamut",
+            405,
+        )
+        .with_trace("unknown"),
+    );
+    let mut response = error_response(&errors, EncodingType::Json, finish);
+    response
+        .headers_mut()
+        .insert(http::header::ALLOW, allow_header(allowed));
+    response
+}
+
+/// A bare answer with no header but `Date` and `Content-Length` (root, preflights).
 pub(crate) fn bare(code: StatusCode) -> HttpResponse {
     build(code, HeaderMap::new(), Bytes::new())
 }

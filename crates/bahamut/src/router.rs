@@ -22,8 +22,8 @@ pub(crate) enum Route {
     Model,
     /// A CORS preflight.
     Preflight,
-    /// A known path, but not with this method: 405 with an empty body.
-    MethodNotAllowed,
+    /// A known path, but not with this method: 405 with the methods of the path in `Allow`.
+    MethodNotAllowed(&'static [Method]),
     /// No route: 404 error array.
     NotFound,
 }
@@ -41,6 +41,11 @@ pub(crate) fn strip_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
     }
 }
 
+const COLLECTION_METHODS: &[Method] = &[Method::GET, Method::POST, Method::HEAD];
+const OBJECT_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::PATCH, Method::DELETE];
+const META_METHODS: &[Method] = &[Method::GET];
+const NO_METHODS: &[Method] = &[];
+
 /// The methods a model path of this shape accepts, or `None` when it is not a model path.
 fn model_methods(path: &str) -> Option<&'static [Method]> {
     let trimmed = path.strip_prefix('/')?;
@@ -50,11 +55,11 @@ fn model_methods(path: &str) -> Option<&'static [Method]> {
         segments.drain(..2);
     }
     if segments.iter().any(|s| s.is_empty()) {
-        return (segments.len() <= 1).then_some(&[Method::GET, Method::POST, Method::HEAD][..]);
+        return (segments.len() <= 1).then_some(COLLECTION_METHODS);
     }
     match segments.len() {
-        0 | 1 | 3 => Some(&[Method::GET, Method::POST, Method::HEAD]),
-        2 => Some(&[Method::GET, Method::PUT, Method::PATCH, Method::DELETE]),
+        0 | 1 | 3 => Some(COLLECTION_METHODS),
+        2 => Some(OBJECT_METHODS),
         _ => None,
     }
 }
@@ -71,31 +76,25 @@ pub(crate) fn route(method: &Method, path: &str, options: &Options) -> Route {
         "/_meta/routes" => Some(Route::MetaRoutes),
         _ => None,
     };
-    let known = meta.is_some()
-        || strip_prefix(path, &options.api_prefix)
-            .and_then(model_methods)
-            .is_some();
+    let methods = match meta {
+        Some(_) => Some(META_METHODS),
+        None => strip_prefix(path, &options.api_prefix).and_then(model_methods),
+    };
     if *method == Method::OPTIONS {
-        return match (&options.cors, known) {
+        return match (&options.cors, methods) {
             (Some(_), _) => Route::Preflight,
-            (None, true) => Route::MethodNotAllowed,
-            (None, false) => Route::NotFound,
+            (None, Some(methods)) => Route::MethodNotAllowed(methods),
+            (None, None) => Route::NotFound,
         };
     }
-    if let Some(meta) = meta {
-        return if *method == Method::GET {
-            meta
-        } else {
-            Route::MethodNotAllowed
-        };
-    }
-    match strip_prefix(path, &options.api_prefix).and_then(model_methods) {
-        Some(methods) if methods.contains(method) => Route::Model,
-        Some(_) => Route::MethodNotAllowed,
+    match (meta, methods) {
+        (Some(meta), _) if *method == Method::GET => meta,
+        (None, Some(methods)) if methods.contains(method) => Route::Model,
+        (_, Some(methods)) => Route::MethodNotAllowed(methods),
         // With CORS on, the reference's router matches every path for OPTIONS, so an unknown
         // path answers 405 rather than 404.
-        None if options.cors.is_some() => Route::MethodNotAllowed,
-        None => Route::NotFound,
+        (_, None) if options.cors.is_some() => Route::MethodNotAllowed(NO_METHODS),
+        (_, None) => Route::NotFound,
     }
 }
 
@@ -110,7 +109,7 @@ mod tests {
             Route::Custom(_) => "custom",
             Route::Model => "model",
             Route::Preflight => "preflight",
-            Route::MethodNotAllowed => "405",
+            Route::MethodNotAllowed(_) => "405",
             Route::NotFound => "404",
         }
     }

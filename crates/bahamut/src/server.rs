@@ -29,7 +29,9 @@ use crate::connection::{
 use crate::meta::{RouteInfo, routes_for, to_json_indented};
 use crate::options::{Options, RouteHandler};
 use crate::processor::{ErasedProcessor, ProcessorSet, Registered};
-use crate::response::{Finish, bare, error_response, meta, not_found, preflight};
+use crate::response::{
+    Finish, bare, error_response, meta, method_not_allowed, not_found, preflight,
+};
 use crate::router::{Route, route};
 
 /// Why the server could not be set up or run.
@@ -479,9 +481,9 @@ async fn handle(
         ),
         Route::Preflight => match &inner.options.cors {
             Some(cors) => preflight(cors, &parts.headers),
-            None => bare(StatusCode::METHOD_NOT_ALLOWED),
+            None => method_not_allowed(&parts.method, &[], &finish),
         },
-        Route::MethodNotAllowed => bare(StatusCode::METHOD_NOT_ALLOWED),
+        Route::MethodNotAllowed(allowed) => method_not_allowed(&parts.method, allowed, &finish),
         Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers),
     }
 }

@@ -109,6 +109,58 @@ fn context(request: &Request) -> Result<Context, Error> {
     Context::from_request(request).map_err(Error::from)
 }
 
+/// The stored object `id`, when it also matches the request's filter (`q` is a precondition on
+/// retrieve, update, patch and delete: an object that does not match is not found).
+async fn retrieve_matching<T: Sparse>(
+    store: &dyn Manipulator,
+    id: &str,
+    ctx: &Context,
+) -> Result<T, Error> {
+    let object = manipulate::retrieve::<T>(store, id, ctx)
+        .await
+        .map_err(Error::from)?;
+    let Some(filter) = &ctx.filter else {
+        return Ok(object);
+    };
+    let matcher = elemental::filter::Matcher::new(filter)
+        .map_err(|e| Error::bad_request(format!("invalid filter: {e}")))?;
+    if matcher.matches(&object) {
+        Ok(object)
+    } else {
+        Err(manipulate::ManipulateError::NotFound { id: id.to_string() }.into())
+    }
+}
+
+/// Fails with a 404 unless the request's parent exists and is visible in its namespace (child
+/// routes such as `/networkaccesspolicies/<id>/services`).
+async fn require_parent(store: &dyn Manipulator, request: &Request) -> Result<(), Error> {
+    if request.parent_identity.is_root() {
+        return Ok(());
+    }
+    let mut ctx = Context::in_namespace(if request.namespace.is_empty() {
+        "/"
+    } else {
+        &request.namespace
+    });
+    ctx.recursive = request.recursive;
+    match store
+        .retrieve(request.parent_identity, &request.parent_id, &ctx)
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(manipulate::ManipulateError::NotFound { .. }) => Err(Error::new(
+            "Not Found",
+            format!(
+                "Parent {} with ID '{}' not found",
+                request.parent_identity.name, request.parent_id
+            ),
+            "crud",
+            404,
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn has_attribute<T: Sparse>(object: &T, name: &str) -> bool {
     object.specification_for_attribute(name).is_some()
 }
@@ -139,6 +191,7 @@ fn now() -> serde_json::Value {
 impl<T: Sparse> RetrieveManyProcessor<T> for CrudProcessor<T> {
     async fn process_retrieve_many(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
+        require_parent(self.store.as_ref(), ctx.request()).await?;
         let (objects, total, next) =
             manipulate::retrieve_many::<T>(self.store.as_ref(), &store_ctx)
                 .await
@@ -156,9 +209,8 @@ impl<T: Sparse> RetrieveProcessor<T> for CrudProcessor<T> {
     async fn process_retrieve(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
         let object =
-            manipulate::retrieve::<T>(self.store.as_ref(), &ctx.request().object_id, &store_ctx)
-                .await
-                .map_err(Error::from)?;
+            retrieve_matching::<T>(self.store.as_ref(), &ctx.request().object_id, &store_ctx)
+                .await?;
         ctx.set_output(object);
         Ok(())
     }
@@ -167,6 +219,7 @@ impl<T: Sparse> RetrieveProcessor<T> for CrudProcessor<T> {
 impl<T: Sparse> CreateProcessor<T> for CrudProcessor<T> {
     async fn process_create(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
+        require_parent(self.store.as_ref(), ctx.request()).await?;
         let mut object = ctx.take_input().unwrap_or_default();
         object.set_id(&self.ids.next_id());
         object.set_namespace(&store_ctx.namespace);
@@ -191,9 +244,7 @@ impl<T: Sparse> CrudProcessor<T> {
     async fn replace(&self, ctx: &mut Ctx<T>, object: T) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
         let id = ctx.request().object_id.clone();
-        let stored = manipulate::retrieve::<T>(self.store.as_ref(), &id, &store_ctx)
-            .await
-            .map_err(Error::from)?;
+        let stored = retrieve_matching::<T>(self.store.as_ref(), &id, &store_ctx).await?;
         let stored_document = manipulate::to_document(&stored)?;
         let mut kept: Vec<(&str, serde_json::Value)> = ["createTime", "parentID", "parentType"]
             .into_iter()
@@ -224,9 +275,7 @@ impl<T: Sparse> PatchProcessor<T> for CrudProcessor<T> {
     async fn process_patch(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
         let id = ctx.request().object_id.clone();
-        let mut object = manipulate::retrieve::<T>(self.store.as_ref(), &id, &store_ctx)
-            .await
-            .map_err(Error::from)?;
+        let mut object = retrieve_matching::<T>(self.store.as_ref(), &id, &store_ctx).await?;
         if let Some(sparse) = ctx.sparse_input() {
             object.patch(sparse);
         }
@@ -239,9 +288,7 @@ impl<T: Sparse> DeleteProcessor<T> for CrudProcessor<T> {
     async fn process_delete(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
         let id = ctx.request().object_id.clone();
-        let stored = manipulate::retrieve::<T>(self.store.as_ref(), &id, &store_ctx)
-            .await
-            .map_err(Error::from)?;
+        let stored = retrieve_matching::<T>(self.store.as_ref(), &id, &store_ctx).await?;
         self.hooks.before_delete(&stored, &store_ctx).await?;
         let deleted = manipulate::delete::<T>(self.store.as_ref(), &id, &store_ctx)
             .await
@@ -254,6 +301,7 @@ impl<T: Sparse> DeleteProcessor<T> for CrudProcessor<T> {
 impl<T: Sparse> InfoProcessor<T> for CrudProcessor<T> {
     async fn process_info(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
+        require_parent(self.store.as_ref(), ctx.request()).await?;
         let count = self
             .store
             .count(T::IDENTITY, &store_ctx)

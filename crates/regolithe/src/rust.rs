@@ -488,7 +488,17 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
             quote!(#[serde(skip)])
         } else if a.kind == AttributeKind::Time {
             quote!(#[serde(rename = #name, with = "::elemental::serde_time::option")])
-        } else if matches!(a.kind, AttributeKind::List | AttributeKind::RefList | AttributeKind::RefMap | AttributeKind::Object) {
+        } else if matches!(
+            a.kind,
+            AttributeKind::List
+                | AttributeKind::RefList
+                | AttributeKind::RefMap
+                | AttributeKind::Object
+                | AttributeKind::Ref
+                | AttributeKind::External
+        ) {
+            // `null` reads as empty for every list, map and object attribute (Go clients send
+            // `null` for nil slices and maps).
             let skip = if a.omit_empty { quote!(, skip_serializing_if = "::elemental::validators::is_empty_value") } else { quote!() };
             quote!(#[serde(rename = #name, deserialize_with = "::elemental::null_as_default" #skip)])
         } else if a.omit_empty && matches!(a.kind, AttributeKind::String | AttributeKind::Enum) {

@@ -1,0 +1,255 @@
+//! ReST semantics of the apiserver over real sockets: PUT with the user's attributes only,
+//! `null` for lists, maps and nested lists, child routes under missing or foreign parents, `q`
+//! as a precondition on retrieve, update, patch and delete, and `Allow` on 405s.
+
+use std::sync::Arc;
+
+use testkit::{RawResponse, call, json};
+
+async fn start() -> testkit::Running {
+    let store = Arc::new(manipulate::MemoryManipulator::new());
+    testkit::start(|options| apiserver::server(options, store)).await
+}
+
+fn id(r: &RawResponse) -> String {
+    assert_eq!(r.status, 200, "{}", r.text());
+    json(r)["ID"].as_str().unwrap_or_default().to_string()
+}
+
+fn first_error(r: &RawResponse) -> (u16, String, String) {
+    let body = json(r);
+    (
+        r.status,
+        body[0]["title"].as_str().unwrap_or_default().to_string(),
+        body[0]["description"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn put_keeps_the_read_only_attributes_it_omits() {
+    let s = start().await;
+    let created = call(
+        s.addr,
+        "POST",
+        "/externalnetworks",
+        "/",
+        r#"{"name":"web","entries":["10.0.0.0/8"]}"#,
+    )
+    .await;
+    let network = id(&created);
+    let stored = json(&created);
+    let path = format!("/externalnetworks/{network}");
+    let updated = call(
+        s.addr,
+        "PUT",
+        &path,
+        "/",
+        r#"{"name":"web2","entries":["10.1.0.0/16"]}"#,
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    let updated = json(&updated);
+    assert_eq!(updated["name"], "web2");
+    assert_eq!(updated["entries"], serde_json::json!(["10.1.0.0/16"]));
+    assert_eq!(updated["createTime"], stored["createTime"]);
+    assert_eq!(updated["namespace"], "/");
+    // Sending a different read-only value is still refused.
+    let refused = call(
+        s.addr,
+        "PUT",
+        &path,
+        "/",
+        r#"{"name":"web3","entries":["10.1.0.0/16"],"createTime":"2020-01-01T00:00:00Z"}"#,
+    )
+    .await;
+    assert_eq!(
+        first_error(&refused),
+        (
+            422,
+            "Read Only Error".into(),
+            "Field createTime is read only. You cannot modify its value.".into()
+        )
+    );
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn null_reads_as_empty_for_lists_maps_and_nested_lists() {
+    let s = start().await;
+    let created = call(
+        s.addr,
+        "POST",
+        "/networkaccesspolicies",
+        "/",
+        r#"{"name":"p","subject":null,"object":null,"ports":null,"metadata":null,"annotations":null}"#,
+    )
+    .await;
+    let policy = id(&created);
+    let body = json(&created);
+    assert_eq!(body["subject"], serde_json::json!([]));
+    assert_eq!(body["object"], serde_json::json!([]));
+    let namespace = call(
+        s.addr,
+        "POST",
+        "/namespaces",
+        "/",
+        r#"{"name":"n","JWTCertificates":null,"tagPrefixes":null}"#,
+    )
+    .await;
+    assert_eq!(namespace.status, 200, "{}", namespace.text());
+    assert_eq!(json(&namespace)["JWTCertificates"], serde_json::json!({}));
+    let updated = call(
+        s.addr,
+        "PUT",
+        &format!("/networkaccesspolicies/{policy}"),
+        "/",
+        r#"{"name":"p","subject":null,"object":[["app=db"]]}"#,
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    assert_eq!(json(&updated)["object"], serde_json::json!([["app=db"]]));
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_routes_need_a_visible_parent() {
+    let s = start().await;
+    for (parent, name) in [("/", "a"), ("/", "b")] {
+        let r = call(
+            s.addr,
+            "POST",
+            "/namespaces",
+            parent,
+            &format!(r#"{{"name":"{name}"}}"#),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let policy = id(&call(
+        s.addr,
+        "POST",
+        "/networkaccesspolicies",
+        "/a",
+        r#"{"name":"p"}"#,
+    )
+    .await);
+    let children = format!("/networkaccesspolicies/{policy}/services");
+    let own = call(s.addr, "GET", &children, "/a", "").await;
+    assert_eq!((own.status, own.text()), (200, "[]".to_string()));
+    let foreign = call(s.addr, "GET", &children, "/b", "").await;
+    assert_eq!(
+        first_error(&foreign),
+        (
+            404,
+            "Not Found".into(),
+            format!("Parent networkaccesspolicy with ID '{policy}' not found")
+        )
+    );
+    let missing = call(
+        s.addr,
+        "GET",
+        "/networkaccesspolicies/5f0000000000000000000000/externalnetworks",
+        "/a",
+        "",
+    )
+    .await;
+    assert_eq!(
+        first_error(&missing),
+        (
+            404,
+            "Not Found".into(),
+            "Parent networkaccesspolicy with ID '5f0000000000000000000000' not found".into()
+        )
+    );
+    let deleted = call(
+        s.addr,
+        "DELETE",
+        &format!("/networkaccesspolicies/{policy}"),
+        "/a",
+        "",
+    )
+    .await;
+    assert_eq!(deleted.status, 200);
+    let gone = call(s.addr, "GET", &children, "/a", "").await;
+    assert_eq!(gone.status, 404);
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn q_is_a_precondition_on_single_object_operations() {
+    let s = start().await;
+    let service = id(&call(
+        s.addr,
+        "POST",
+        "/services",
+        "/",
+        r#"{"name":"api","hosts":["api.acme.com"],"exposedPort":443,"port":8443}"#,
+    )
+    .await);
+    let path = format!("/services/{service}");
+    let no_match = "q=name%20%3D%3D%20other";
+    let not_found = (
+        404,
+        "Not Found".to_string(),
+        format!("Object with ID '{service}' not found"),
+    );
+    for (method, body) in [
+        ("GET", ""),
+        (
+            "PUT",
+            r#"{"name":"changed","hosts":["api.acme.com"],"exposedPort":443,"port":8443}"#,
+        ),
+        ("PATCH", r#"{"name":"changed"}"#),
+        ("DELETE", ""),
+    ] {
+        let r = call(s.addr, method, &format!("{path}?{no_match}"), "/", body).await;
+        assert_eq!(first_error(&r), not_found, "{method}");
+    }
+    let still = call(s.addr, "GET", &path, "/", "").await;
+    assert_eq!(json(&still)["name"], "api", "nothing changed");
+    let matching = "q=name%20%3D%3D%20api";
+    let deleted = call(s.addr, "DELETE", &format!("{path}?{matching}"), "/", "").await;
+    assert_eq!(deleted.status, 200, "{}", deleted.text());
+    assert_eq!(call(s.addr, "GET", &path, "/", "").await.status, 404);
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_405_names_the_allowed_methods() {
+    let s = start().await;
+    let r = call(s.addr, "DELETE", "/services", "/", "").await;
+    assert_eq!(
+        (r.status, r.header("Allow"), r.text()),
+        (
+            405,
+            Some("GET, POST, HEAD"),
+            r#"[{"code":405,"description":"Method DELETE is not allowed on this path","subject":"bahamut","title":"Not allowed","trace":"unknown"}]"#.to_string()
+        )
+    );
+    let r = call(s.addr, "POST", "/services/x", "/", "{}").await;
+    assert_eq!(
+        (r.status, r.header("Allow")),
+        (405, Some("GET, PUT, PATCH, DELETE"))
+    );
+    // A relationship the model does not have: the methods it does allow there.
+    let r = call(
+        s.addr,
+        "POST",
+        "/networkaccesspolicies/x/services",
+        "/",
+        "{}",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.header("Allow"), first_error(&r).2),
+        (
+            405,
+            Some("GET, HEAD"),
+            "Create operation not allowed on service".to_string()
+        )
+    );
+    s.stop().await.unwrap();
+}
