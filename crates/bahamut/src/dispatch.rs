@@ -323,7 +323,7 @@ async fn pipeline(
         let trace = request
             .as_ref()
             .map_or("unknown", |r| r.request_id.as_str());
-        let errors = errors.with_trace(trace);
+        let errors = conceal_internal(errors, trace, request.as_ref()).with_trace(trace);
         let encoding = request.as_ref().map_or(EncodingType::Json, |r| r.accept);
         (
             error_response(&errors, encoding, finish),
@@ -439,6 +439,41 @@ async fn pipeline(
             (model_response(answer, finish), Some(request), None)
         }
     }
+}
+
+/// The description of every 500 a client sees: the detail stays in the logs.
+pub(crate) fn internal_description(trace: &str) -> String {
+    format!(
+        "The server could not process the request; its logs have the details under trace {trace}"
+    )
+}
+
+/// Internal errors (500, and storage that cannot be reached) are logged at error level with
+/// their detail and the request's trace id, and reach the client with a generic description.
+fn conceal_internal(errors: Errors, trace: &str, request: Option<&Request>) -> Errors {
+    let hidden = |e: &Error| e.code == 500 || (e.code == 503 && e.subject == "manipulate");
+    if !errors.iter().any(hidden) {
+        return errors;
+    }
+    errors
+        .into_iter()
+        .map(|mut e| {
+            if hidden(&e) {
+                tracing::error!(
+                    trace,
+                    code = e.code,
+                    title = %e.title,
+                    subject = %e.subject,
+                    detail = %e.description,
+                    operation = request.map(|r| r.operation.to_string()),
+                    identity = request.map(|r| r.identity.name),
+                    "internal error"
+                );
+                e.description = internal_description(trace);
+            }
+            e
+        })
+        .collect()
 }
 
 /// The methods the relationships allow on the request's route (for `Allow`).

@@ -1,0 +1,73 @@
+//! A 500 reaches the client with a generic description and the request's trace id; the detail
+//! is logged at error level with the same id.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use bahamut::{Context, ProcessorResult, ProcessorSet, RetrieveProcessor, Server};
+use testkit::{request, send};
+use todo::model::{List, manager};
+
+struct Failing;
+
+impl RetrieveProcessor<List> for Failing {
+    async fn process_retrieve(&self, _ctx: &mut Context<List>) -> ProcessorResult {
+        Err("SQLITE_CORRUPT: database disk image is malformed (table secret_things)".into())
+    }
+}
+
+/// The log lines written by the test binary's subscriber.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut lines) = self.0.lock() {
+            lines.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_500_hides_its_detail_from_the_client_and_logs_it_with_the_trace() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::WARN)
+        .init();
+    let s = testkit::start(|o| {
+        let mut server = Server::new(o.with_model(0, manager()));
+        server.register_processor(ProcessorSet::<List, _>::new(Failing).retrieve())?;
+        Ok(server)
+    })
+    .await;
+    let r = send(s.addr, &request("GET", "/lists/x", &[], "")).await;
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let trace = body[0]["trace"].as_str().unwrap_or_default().to_string();
+    assert_eq!(r.status, 500);
+    assert_eq!(
+        r.text(),
+        format!(
+            r#"[{{"code":500,"description":"The server could not process the request; its logs have the details under trace {trace}","subject":"elemental","title":"Internal Server Error","trace":"{trace}"}}]"#
+        )
+    );
+    assert!(!r.text().contains("SQLITE"));
+    s.stop().await.unwrap();
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = logs
+        .lines()
+        .find(|l| l.contains(&trace))
+        .unwrap_or_else(|| panic!("no log line with the trace {trace}:\n{logs}"));
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(
+        line.contains("SQLITE_CORRUPT: database disk image is malformed (table secret_things)"),
+        "{line}"
+    );
+}
