@@ -94,6 +94,16 @@ impl bahamut::push::SessionAuthenticator for ExistingNamespace {
     }
 }
 
+fn already_exists(full: &str) -> Error {
+    Error::new(
+        "Conflict",
+        format!("Namespace '{full}' already exists"),
+        "apiserver",
+        409,
+    )
+    .with_attribute("name")
+}
+
 fn invalid_name(name: &str, message: &str) -> Error {
     Error::validation(
         "name",
@@ -126,17 +136,21 @@ impl crud::Hooks<Namespace> for NamespaceRules {
             require_namespace(self.store.as_ref(), parent).await?;
             let full = join_namespace(parent, &short);
             if count_named(self.store.as_ref(), parent, &full).await? > 0 {
-                return Err(Error::new(
-                    "Conflict",
-                    format!("Namespace '{full}' already exists"),
-                    "apiserver",
-                    409,
-                )
-                .with_attribute("name"));
+                return Err(already_exists(&full));
             }
             namespace.name = full;
             Ok(())
         })
+    }
+
+    /// Two creates of one name that both passed the check above: the unique index on
+    /// (namespace, name) refuses the second, which gets the same answer as if it had come later.
+    fn create_failed(&self, error: Error, namespace: &Namespace) -> Error {
+        if error.code == 409 {
+            already_exists(&namespace.name)
+        } else {
+            error
+        }
     }
 
     fn before_delete<'a>(

@@ -10,6 +10,51 @@ use manipulate::Manipulator;
 use testkit::env::{TempDir, postgres_url, unique_name};
 use testkit::{call, json};
 
+/// 16 concurrent creates of the namespace `/race`, spread over `addrs`: exactly one succeeds,
+/// every other one is a 409 `Namespace '/race' already exists`, and one is stored.
+async fn race(addrs: &[std::net::SocketAddr]) {
+    let mut creates = Vec::new();
+    for i in 0..16 {
+        let addr = addrs[i % addrs.len()];
+        creates.push(tokio::spawn(async move {
+            call(addr, "POST", "/namespaces", "/", r#"{"name":"race"}"#).await
+        }));
+    }
+    let mut created = 0;
+    for create in creates {
+        let r = create.await.expect("create task");
+        match r.status {
+            200 => created += 1,
+            409 => assert_eq!(
+                json(&r)[0]["description"],
+                "Namespace '/race' already exists"
+            ),
+            other => panic!("unexpected {other}: {}", r.text()),
+        }
+    }
+    assert_eq!(created, 1, "exactly one create wins");
+    let listed = call(
+        addrs[0],
+        "GET",
+        "/namespaces?q=name%20%3D%3D%20%2Frace",
+        "/",
+        "",
+    )
+    .await;
+    assert_eq!(
+        listed.header("X-Count-Total"),
+        Some("1"),
+        "{}",
+        listed.text()
+    );
+}
+
+async fn check_race(store: Arc<dyn Manipulator>) {
+    let running = testkit::start(|options| apiserver::server(options, store)).await;
+    race(&[running.addr]).await;
+    running.stop().await.expect("clean stop");
+}
+
 async fn check_rules(store: Arc<dyn Manipulator>) {
     let running = testkit::start(|options| apiserver::server(options, store)).await;
     let addr = running.addr;
@@ -117,6 +162,40 @@ async fn namespace_rules_on_sqlite() {
         .await
         .expect("open SQLite");
     check_rules(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_namespace_on_sqlite() {
+    let dir = TempDir::new("apiserver_namespace_race");
+    let spec = format!("sqlite:{}", dir.path().join("race.db").display());
+    let store = apiserver::open_store(&spec.parse().expect("store flag"), None)
+        .await
+        .expect("open SQLite");
+    check_race(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_namespace_from_two_processes_on_postgres() {
+    let Some(url) =
+        postgres_url("concurrent_creates_of_one_namespace_from_two_processes_on_postgres")
+    else {
+        return;
+    };
+    let schema = unique_name("apiserver_race");
+    let args = ["--postgres-schema", schema.as_str()];
+    let first = common::Process::start_with(&url, &args);
+    let second = common::Process::start_with(&url, &args);
+    race(&[first.addr, second.addr]).await;
+    first.terminate();
+    second.terminate();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .expect("drop schema");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,12 @@ pub trait Hooks<T>: Send + Sync + 'static {
         Box::pin(async { Ok(()) })
     }
 
+    /// Called when storing a new object failed (such as a unique index refusing it): may turn
+    /// the storage error into the application's.
+    fn create_failed(&self, error: Error, _object: &T) -> Error {
+        error
+    }
+
     /// Called with the stored object before it is deleted.
     fn before_delete<'a>(
         &'a self,
@@ -233,7 +239,7 @@ impl<T: Sparse> CreateProcessor<T> for CrudProcessor<T> {
         self.hooks.before_create(&mut object, &store_ctx).await?;
         let created = manipulate::create(self.store.as_ref(), &object, &store_ctx)
             .await
-            .map_err(Error::from)?;
+            .map_err(|e| self.hooks.create_failed(Error::from(e), &object))?;
         ctx.set_output(created);
         Ok(())
     }

@@ -100,3 +100,13 @@ pub struct AttributeSpecification {
     /// Omit the attribute from the output when it is empty.
     pub omit_empty: bool,
 }
+
+/// A storage index the specs ask for (`indexes` in the model section): the attributes it covers,
+/// in order, and whether their values must be unique together (a first entry `:unique`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexSpecification {
+    /// The attributes, by their spec names.
+    pub attributes: &'static [&'static str],
+    /// True when no two objects may have the same values for all of them.
+    pub unique: bool,
+}

@@ -7,7 +7,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    AttributeSpecification, AttributeValues, EncodingType, Error, Errors, Identity, Operation,
+    AttributeSpecification, AttributeValues, EncodingType, Error, Errors, Identity,
+    IndexSpecification, Operation,
 };
 
 /// An object of the model, usable without knowing its concrete type (object safe).
@@ -36,6 +37,10 @@ pub trait Identifiable: AttributeValues + fmt::Debug + Send + Sync + 'static {
     fn set_namespace(&mut self, _namespace: &str) {}
     /// The object as `Any`, to downcast to its concrete type.
     fn as_any(&self) -> &dyn Any;
+    /// The storage indexes the specs ask for.
+    fn indexes(&self) -> &'static [IndexSpecification] {
+        &[]
+    }
 
     /// The specification of one attribute.
     fn specification_for_attribute(&self, name: &str) -> Option<&'static AttributeSpecification> {

@@ -148,9 +148,9 @@ impl SqlManipulator {
             .documents(steps, table.clone())
             .await
             .map_err(|e| match e {
-                ManipulateError::ConstraintViolation(_) => ManipulateError::ConstraintViolation(
-                    format!("an object with ID '{id}' already exists"),
-                ),
+                ManipulateError::ConstraintViolation(message) => {
+                    ManipulateError::ConstraintViolation(violation(&table, &message, id))
+                }
                 other => other,
             })?;
         if let Some(object) = created.into_iter().next() {
@@ -213,7 +213,14 @@ impl Manipulator for SqlManipulator {
         Box::pin(async move {
             let table = self.table(identity)?;
             let update = statements::update(&table, ctx, self.dialect, id, &document)?;
-            self.one(vec![update], table, id).await
+            self.one(vec![update], table.clone(), id)
+                .await
+                .map_err(|e| match e {
+                    ManipulateError::ConstraintViolation(message) => {
+                        ManipulateError::ConstraintViolation(violation(&table, &message, id))
+                    }
+                    other => other,
+                })
         })
     }
 
@@ -257,4 +264,16 @@ impl Manipulator for SqlManipulator {
                 .await
         })
     }
+}
+
+/// What a client is told of a unique index a write broke: the index of the specs the database
+/// names, or else the id (the one other unique index).
+fn violation(table: &TableSchema, message: &str, id: &str) -> String {
+    table
+        .indexes
+        .iter()
+        .filter(|index| index.unique)
+        .find(|index| index.named_in(&table.table, message))
+        .map(|index| index.violation())
+        .unwrap_or_else(|| format!("an object with ID '{id}' already exists"))
 }

@@ -93,6 +93,15 @@ pub fn plan(schema: &Schema, dialect: Dialect, recorded: &Recorded) -> Result<Ve
                 )));
             }
         }
+        for index in &table.indexes {
+            let columns: Vec<String> = index.columns.iter().map(|c| quote(c)).collect();
+            let unique = if index.unique { "UNIQUE " } else { "" };
+            statements.push(raw(format!(
+                "CREATE {unique}INDEX IF NOT EXISTS {} ON {name} ({})",
+                quote(&index.name),
+                columns.join(", ")
+            )));
+        }
     }
     Ok(statements)
 }

@@ -95,6 +95,38 @@ pub struct TableSchema {
     pub table: String,
     /// The attribute columns, in spec order.
     pub columns: Vec<Column>,
+    /// The indexes of the specs (`indexes`), over scalar columns.
+    pub indexes: Vec<TableIndex>,
+}
+
+/// An index the specs ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableIndex {
+    /// The index name: `<table>_<column>_..._idx` (`_uniq` for unique ones).
+    pub name: String,
+    /// The columns, in order.
+    pub columns: Vec<String>,
+    /// No two rows may share the values of all the columns.
+    pub unique: bool,
+}
+
+impl TableIndex {
+    /// What a client is told when a write breaks this unique index.
+    pub fn violation(&self) -> String {
+        format!("another object has the same {}", self.columns.join(" and "))
+    }
+
+    /// True when the database's message names this index: PostgreSQL names the index,
+    /// SQLite lists its columns (`UNIQUE constraint failed: t.a, t.b`).
+    pub fn named_in(&self, table: &str, message: &str) -> bool {
+        let columns: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| format!("{table}.{c}"))
+            .collect();
+        message.contains(&format!("\"{}\"", self.name))
+            || message.ends_with(&format!("failed: {}", columns.join(", ")))
+    }
 }
 
 impl TableSchema {
@@ -166,6 +198,7 @@ impl Schema {
                         && (spec.identifier || spec.filterable || spec.orderable || spec.index),
                 });
             }
+            let indexes = spec_indexes(identity.name, &table, object.indexes(), &columns)?;
             if !columns.iter().any(|c| c.name == manipulate::query::ID) {
                 return Err(SqlError::Schema(format!(
                     "identity '{}' has no stored attribute 'ID'",
@@ -178,6 +211,7 @@ impl Schema {
                     identity: *identity,
                     table,
                     columns,
+                    indexes,
                 }),
             );
         }
@@ -198,6 +232,37 @@ impl Schema {
     }
 }
 
+/// The indexes of the specs as table indexes; an index over a column that is not a stored
+/// scalar stops the start.
+fn spec_indexes(
+    identity: &str,
+    table: &str,
+    specs: &[elemental::IndexSpecification],
+    columns: &[Column],
+) -> Result<Vec<TableIndex>, SqlError> {
+    specs
+        .iter()
+        .map(|spec| {
+            for name in spec.attributes {
+                match columns.iter().find(|c| c.name == *name) {
+                    Some(c) if c.kind.is_scalar() => {}
+                    _ => {
+                        return Err(SqlError::Schema(format!(
+                            "{identity}: index on '{name}': only stored scalar attributes can be indexed"
+                        )));
+                    }
+                }
+            }
+            let suffix = if spec.unique { "uniq" } else { "idx" };
+            Ok(TableIndex {
+                name: format!("{table}_{}_{suffix}", spec.attributes.join("_")),
+                columns: spec.attributes.iter().map(|a| a.to_string()).collect(),
+                unique: spec.unique,
+            })
+        })
+        .collect()
+}
+
 /// A table for unit tests: `things` with the given (name, kind) columns, text list elements.
 #[cfg(test)]
 pub(crate) fn test_table(columns: &[(&str, ColumnKind)]) -> TableSchema {
@@ -213,5 +278,33 @@ pub(crate) fn test_table(columns: &[(&str, ColumnKind)]) -> TableSchema {
                 indexed: false,
             })
             .collect(),
+        indexes: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_indexes_come_from_the_specs_and_name_their_violations() {
+        let schema = Schema::from_manager(gaia::model::manager()).unwrap();
+        let namespaces = schema.tables().find(|t| t.table == "namespaces").unwrap();
+        let unique = namespaces.indexes.iter().find(|i| i.unique).unwrap();
+        assert_eq!(unique.name, "namespaces_namespace_name_uniq");
+        assert_eq!(unique.columns, vec!["namespace", "name"]);
+        assert_eq!(
+            unique.violation(),
+            "another object has the same namespace and name"
+        );
+        assert!(unique.named_in(
+            "namespaces",
+            "UNIQUE constraint failed: namespaces.namespace, namespaces.name"
+        ));
+        assert!(unique.named_in(
+            "namespaces",
+            "duplicate key value violates unique constraint \"namespaces_namespace_name_uniq\""
+        ));
+        assert!(!unique.named_in("namespaces", "UNIQUE constraint failed: namespaces.ID"));
     }
 }

@@ -114,6 +114,23 @@ fn check_model(c: &mut Checker<'_>, spec: &Spec) {
             );
         }
     }
+    for (i, index) in m.indexes.iter().enumerate() {
+        let (attributes, _) = crate::rust::index_entries(index);
+        let location = format!("{}: model.indexes[{i}]", spec.file);
+        if attributes.is_empty() {
+            c.report(location.clone(), "an index needs at least one attribute");
+        }
+        for name in attributes {
+            match spec.attributes.iter().find(|a| a.name == name) {
+                None => c.report(location.clone(), format!("unknown attribute '{name}'")),
+                Some(a) if !a.stored => c.report(
+                    location.clone(),
+                    format!("attribute '{name}' is not stored, so it cannot be indexed"),
+                ),
+                Some(_) => {}
+            }
+        }
+    }
     let identifiers = spec.attributes.iter().filter(|a| a.identifier).count();
     if identifiers > 1 {
         c.report(

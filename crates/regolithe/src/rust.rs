@@ -614,6 +614,7 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
                 fn set_namespace(&mut self, namespace: &str) { self.#id = namespace.to_string(); }
             }
         });
+    let indexes = indexes(spec);
     let mut statics = Vec::new();
     let checks = validations(set, spec, &fields, &mut statics, problems);
     let attribute_specs = spec.attributes.iter().map(specification);
@@ -672,6 +673,7 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
             #blank_secrets
             #namespace
             fn as_any(&self) -> &dyn Any { self }
+            #indexes
         }
 
         impl Sparse for #entity {
@@ -683,6 +685,31 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
             fn patch(&mut self, sparse: &#sparse) { #(#patches)* }
         }
     }
+}
+
+/// The `indexes` of the model section: each a list of attribute names, unique when its first
+/// entry is `:unique` (other `:` entries are storage hints that do not apply here).
+pub(crate) fn index_entries(index: &[String]) -> (Vec<&str>, bool) {
+    let unique = index.iter().any(|entry| entry == ":unique");
+    let attributes = index
+        .iter()
+        .filter(|entry| !entry.starts_with(':'))
+        .map(String::as_str)
+        .collect();
+    (attributes, unique)
+}
+
+fn indexes(spec: &Spec) -> Option<TokenStream> {
+    if spec.model.indexes.is_empty() {
+        return None;
+    }
+    let entries = spec.model.indexes.iter().map(|index| {
+        let (attributes, unique) = index_entries(index);
+        quote!(::elemental::IndexSpecification { attributes: &[#(#attributes),*], unique: #unique })
+    });
+    Some(quote! {
+        fn indexes(&self) -> &'static [::elemental::IndexSpecification] { &[#(#entries),*] }
+    })
 }
 
 fn doc_text(description: &str) -> String {

@@ -50,6 +50,11 @@ const TASK: (&str, &str) = (
   entity_name: Task
   validations:
   - $unknown
+  indexes:
+  - - ':unique'
+    - name
+    - ghost
+  - - ':unique'
   delete:
     parameters:
       required:
@@ -88,6 +93,9 @@ fn semantic_problems_are_all_reported_with_their_location() {
         vec![
             "root.spec: relation 'ghost': unknown model",
             "task.spec: model: unknown validation '$unknown' (not in _validation.mapping)",
+            "task.spec: model.indexes[0]: attribute 'name' is not stored, so it cannot be indexed",
+            "task.spec: model.indexes[0]: unknown attribute 'ghost'",
+            "task.spec: model.indexes[1]: an index needs at least one attribute",
             "task.spec: model.delete: parameter 'mode': enum without allowed_choices",
             "task.spec: model.delete: required parameter 'confirm' is not declared",
             "task.spec: attribute 'code': invalid allowed_chars: regex parse error:\n    [a-z\n    ^\nerror: unclosed character class",
@@ -172,7 +180,7 @@ fn rego_check_exits_non_zero_with_the_list() {
         stderr.contains("task.spec: attribute 'tags': list without subtype\n"),
         "{stderr}"
     );
-    assert!(stderr.ends_with(": 10 problem(s)\n"), "{stderr}");
+    assert!(stderr.ends_with(": 13 problem(s)\n"), "{stderr}");
 
     let good = Command::new(env!("CARGO_BIN_EXE_rego"))
         .args([
