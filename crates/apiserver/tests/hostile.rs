@@ -1,6 +1,8 @@
 //! The apiserver as a hostile client meets it: filters built to exhaust the stack or the CPU,
-//! on ReST and in push configs, and sessions with the most expensive accepted filters while
-//! writes go on.
+//! on ReST and in push configs, sessions with the most expensive accepted filters while writes go
+//! on, and bodies shaped to cost the most memory per byte.
+
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,4 +145,65 @@ async fn sessions_with_the_most_expensive_filters_do_not_stop_writes_or_other_se
     }
     drop(costly);
     s.stop().await.unwrap();
+}
+
+/// A resident-memory figure of a process, in KiB (`VmRSS`, or `VmHWM` for the peak).
+fn memory_kib(pid: u32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kib| kib.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// POSTs a raw JSON body to /externalnetworks.
+async fn post_body(addr: std::net::SocketAddr, body: &str) -> testkit::RawResponse {
+    testkit::send(
+        addr,
+        &testkit::request(
+            "POST",
+            "/externalnetworks",
+            &[("Content-Type", "application/json")],
+            body,
+        ),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_of_millions_of_tiny_values_is_refused_before_it_is_decoded() {
+    let dir = testkit::env::TempDir::new("apiserver_big_body");
+    let store = format!("sqlite:{}", dir.path().join("big.db").display());
+    let server = common::Process::start(&store);
+    let pid = server.pid();
+    // 16 MB of `"a",`: about 4 million values.
+    let entries = vec!["\"a\""; 4_000_000].join(",");
+    let body = format!(r#"{{"name":"x","entries":[{entries}]}}"#);
+    let before = memory_kib(pid, "VmRSS");
+    let r = post_body(server.addr, &body).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(
+        json(&r)[0]["description"],
+        format!(
+            "The request body holds more than {} values: a body of {} bytes may hold at most 16384 values plus one per 64 bytes",
+            16_384 + body.len() / 64,
+            body.len()
+        )
+    );
+    let peak_extra = memory_kib(pid, "VmHWM").saturating_sub(before) * 1024;
+    // Before the budget, this body cost about 50 times its size; now reading it is the cost.
+    assert!(
+        peak_extra < 3 * body.len() as u64,
+        "peak extra RSS {peak_extra} bytes for a body of {} bytes",
+        body.len()
+    );
+    // The server keeps serving.
+    let r = post_body(server.addr, r#"{"name":"ok","entries":["10.0.0.0/8"]}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    server.terminate();
 }

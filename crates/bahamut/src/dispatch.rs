@@ -89,6 +89,8 @@ pub(crate) async fn run_typed<T: Sparse>(
         Ok(op) => op,
         Err(errors) => return Outcome::Failed(errors),
     };
+    // Decoded: the body's bytes are released now rather than at the end of the request.
+    ctx.request.data = Bytes::new();
     let Some(handler) = handlers.get(&handler_operation).cloned() else {
         return Outcome::Failed(Errors::from(bahamut_error(
             "Not implemented",
@@ -135,6 +137,12 @@ async fn prepare<T: Sparse>(
     retriever: Option<&dyn IdentifiableRetriever>,
 ) -> Result<Operation, Errors> {
     let request = &ctx.request;
+    if matches!(
+        request.operation,
+        Operation::Create | Operation::Update | Operation::Patch
+    ) {
+        elemental::body_budget::check_body_budget(request.content_type, &request.data)?;
+    }
     match request.operation {
         Operation::Create => {
             let object: T = if request.data.is_empty() {
@@ -417,6 +425,9 @@ async fn pipeline(
         retriever: options.retriever.clone(),
         recover_panics: options.recover_panics,
     };
+    // The typed step owns the body from here (and releases it once decoded).
+    let mut request = request;
+    request.data = Bytes::new();
     let outcome = match options.write_timeout.is_zero() {
         true => processor.run(job).await,
         false => match tokio::time::timeout(options.write_timeout, processor.run(job)).await {

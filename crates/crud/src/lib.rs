@@ -171,21 +171,25 @@ fn has_attribute<T: Sparse>(object: &T, name: &str) -> bool {
     object.specification_for_attribute(name).is_some()
 }
 
-/// Sets attributes the model has, through its JSON form (parent link and times are plain
-/// attributes of the specs, not fields every model has).
-fn set_attributes<T: Sparse>(object: T, values: &[(&str, serde_json::Value)]) -> Result<T, Error> {
-    let wanted: Vec<&(&str, serde_json::Value)> = values
+/// Sets attributes the model has (the parent link and times are plain attributes of the specs,
+/// not fields every model has) through its sparse form, so that only they are touched: the rest
+/// of the object is not copied.
+fn set_attributes<T: Sparse>(
+    object: &mut T,
+    values: &[(&str, serde_json::Value)],
+) -> Result<(), Error> {
+    let wanted: serde_json::Map<String, serde_json::Value> = values
         .iter()
-        .filter(|(name, _)| has_attribute(&object, name))
+        .filter(|(name, _)| has_attribute(object, name))
+        .map(|(name, value)| (name.to_string(), value.clone()))
         .collect();
     if wanted.is_empty() {
-        return Ok(object);
+        return Ok(());
     }
-    let mut document = manipulate::to_document(&object)?;
-    for (name, value) in wanted {
-        document.insert(name.to_string(), value.clone());
-    }
-    Ok(manipulate::from_document(document)?)
+    let sparse: T::Sparse = serde_json::from_value(serde_json::Value::Object(wanted))
+        .map_err(|e| Error::new("Internal Server Error", e.to_string(), "crud", 500))?;
+    object.patch(&sparse);
+    Ok(())
 }
 
 fn now() -> serde_json::Value {
@@ -235,7 +239,7 @@ impl<T: Sparse> CreateProcessor<T> for CrudProcessor<T> {
             values.push(("parentID", request.parent_id.clone().into()));
             values.push(("parentType", request.parent_identity.name.into()));
         }
-        let mut object = set_attributes(object, &values)?;
+        set_attributes(&mut object, &values)?;
         self.hooks.before_create(&mut object, &store_ctx).await?;
         let created = manipulate::create(self.store.as_ref(), &object, &store_ctx)
             .await
@@ -251,13 +255,16 @@ impl<T: Sparse> CrudProcessor<T> {
         let store_ctx = context(ctx.request())?;
         let id = ctx.request().object_id.clone();
         let stored = retrieve_matching::<T>(self.store.as_ref(), &id, &store_ctx).await?;
-        let stored_document = manipulate::to_document(&stored)?;
-        let mut kept: Vec<(&str, serde_json::Value)> = ["createTime", "parentID", "parentType"]
+        let kept: Vec<String> = ["createTime", "parentID", "parentType"]
             .into_iter()
-            .filter_map(|name| stored_document.get(name).map(|v| (name, v.clone())))
+            .filter(|name| has_attribute(&stored, name))
+            .map(str::to_string)
             .collect();
-        kept.push(("updateTime", now()));
-        let mut object = set_attributes(object, &kept)?;
+        let mut object = object;
+        if !kept.is_empty() {
+            object.patch(&stored.to_sparse(&kept));
+        }
+        set_attributes(&mut object, &[("updateTime", now())])?;
         object.set_id(&id);
         if let Some(namespace) = stored.namespace() {
             object.set_namespace(namespace);

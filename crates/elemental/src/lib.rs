@@ -45,6 +45,7 @@
 #![warn(missing_docs)]
 
 mod attribute;
+pub mod body_budget;
 mod duration;
 mod encoding;
 mod error;

@@ -27,22 +27,22 @@ pub struct Published {
 
 impl Published {
     fn new(event: Event) -> Self {
-        let mut published = Self {
+        // Only the namespace is read here (on the writer's path); the whole document is decoded
+        // later, and only for sessions whose push config has a filter.
+        let namespace = event
+            .decode_entity::<EntityNamespace>()
+            .ok()
+            .and_then(|e| e.namespace)
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| "/".to_string());
+        Self {
             event,
-            namespace: String::new(),
+            namespace,
             json: OnceLock::new(),
             msgpack: OnceLock::new(),
             document: OnceLock::new(),
             summary: OnceLock::new(),
-        };
-        published.namespace = published
-            .document()
-            .get("namespace")
-            .and_then(|v| v.as_str())
-            .filter(|ns| !ns.is_empty())
-            .unwrap_or("/")
-            .to_string();
-        published
+        }
     }
 
     /// The websocket frame of the event in an encoding, encoded once for every session
@@ -74,6 +74,12 @@ impl Published {
         self.document
             .get_or_init(|| self.event.decode_entity().unwrap_or_default())
     }
+}
+
+/// The namespace of an entity, the one attribute read from every event.
+#[derive(serde::Deserialize)]
+struct EntityNamespace {
+    namespace: Option<String>,
 }
 
 /// A websocket frame: JSON as text, msgpack as binary.
