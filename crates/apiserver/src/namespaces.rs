@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bahamut::BoxFuture;
 use elemental::filter::{Comparator, Comparison, Filter, FilterValue};
 use elemental::namespace::{join_namespace, parent_namespace};
-use elemental::{Error, Identity, ModelIdentity};
+use elemental::{Error, Identifiable, Identity, ModelIdentity};
 use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service};
 use manipulate::{Context, Manipulator};
 
@@ -135,6 +135,13 @@ impl crud::Hooks<Namespace> for NamespaceRules {
             }
             require_namespace(self.store.as_ref(), parent).await?;
             let full = join_namespace(parent, &short);
+            // The stored name is the whole path: the spec's length limit applies to it.
+            if let Some(max) = namespace
+                .specification_for_attribute("name")
+                .and_then(|spec| spec.max_length)
+            {
+                elemental::validators::validate_maximum_length("name", &full, max, false)?;
+            }
             if count_named(self.store.as_ref(), parent, &full).await? > 0 {
                 return Err(already_exists(&full));
             }

@@ -233,16 +233,21 @@ async fn malformed_namespaces_are_400s_everywhere() {
         ("/b/../a", "it must not have a '..' segment"),
         ("/./a", "it must not have a '.' segment"),
     ] {
-        let expected = format!(
-            r#"[{{"code":400,"description":"Invalid namespace '{namespace}': {reason}","subject":"elemental","title":"Bad Request","trace":"unknown"}}]"#
-        );
         for (method, body) in [("GET", ""), ("POST", r#"{"name":"web"}"#)] {
             let r = call(addr, method, "/externalnetworks", namespace, body).await;
+            let trace = json(&r)[0]["trace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let expected = format!(
+                r#"[{{"code":400,"description":"Invalid namespace '{namespace}': {reason}","subject":"elemental","title":"Bad Request","trace":"{trace}"}}]"#
+            );
             assert_eq!(
                 (r.status, r.text()),
-                (400, expected.clone()),
+                (400, expected),
                 "{method} {namespace}"
             );
+            assert_eq!(trace.len(), 36, "the request id");
         }
         let upgrade = testkit::request(
             "GET",

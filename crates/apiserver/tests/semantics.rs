@@ -253,3 +253,113 @@ async fn a_405_names_the_allowed_methods() {
     );
     s.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_the_openapi_document_says_is_what_the_server_does() {
+    let s = start().await;
+    // An empty integer parameter is refused, an empty filter is no filter.
+    let r = call(s.addr, "GET", "/services?page=", "/", "").await;
+    assert_eq!(
+        first_error(&r),
+        (
+            400,
+            "Bad Request".into(),
+            "Parameter `page` must be an integer".into()
+        )
+    );
+    let r = call(s.addr, "GET", "/services?q=", "/", "").await;
+    assert_eq!((r.status, r.text()), (200, "[]".to_string()));
+    // Bodies are objects.
+    let r = call(s.addr, "POST", "/services", "/", "[null, null]").await;
+    assert_eq!(
+        first_error(&r),
+        (
+            400,
+            "Bad Request".into(),
+            "unable to decode application/json: the body must be an object".into()
+        )
+    );
+    let policy = id(&call(
+        s.addr,
+        "POST",
+        "/networkaccesspolicies",
+        "/",
+        r#"{"name":"p"}"#,
+    )
+    .await);
+    let path = format!("/networkaccesspolicies/{policy}");
+    for method in ["PUT", "PATCH"] {
+        let r = call(s.addr, method, &path, "/", "[]").await;
+        assert_eq!(r.status, 400, "{method}: {}", r.text());
+        // A body naming another object is refused, the same id is fine.
+        let r = call(
+            s.addr,
+            method,
+            &path,
+            "/",
+            r#"{"name":"p","ID":"5f0000000000000000000000"}"#,
+        )
+        .await;
+        assert_eq!(
+            first_error(&r),
+            (
+                422,
+                "Read Only Error".into(),
+                "Field ID is read only. You cannot modify its value.".into()
+            ),
+            "{method}"
+        );
+        let same = format!(r#"{{"name":"p","ID":"{policy}"}}"#);
+        assert_eq!(
+            call(s.addr, method, &path, "/", &same).await.status,
+            200,
+            "{method}"
+        );
+    }
+    // Times in bodies are RFC 3339.
+    let r = call(
+        s.addr,
+        "PATCH",
+        &path,
+        "/",
+        r#"{"expirationTime":"2030-01-01 10:00"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    // An operation the model does not have is a 405 whatever its query, with the methods the
+    // relationships allow.
+    let children = format!("{path}/services?mode=subject");
+    let r = call(s.addr, "POST", &children, "/", "{}").await;
+    assert_eq!((r.status, r.header("Allow")), (405, Some("GET, HEAD")));
+    let r = call(s.addr, "OPTIONS", &children, "/", "").await;
+    assert_eq!((r.status, r.header("Allow")), (405, Some("GET, HEAD")));
+    // A namespace's whole path is its name, so the name's length limit applies to the path.
+    let mut parent = "/".to_string();
+    let segment = "n".repeat(100);
+    for _ in 0..2 {
+        let r = call(
+            s.addr,
+            "POST",
+            "/namespaces",
+            &parent,
+            &format!(r#"{{"name":"{segment}"}}"#),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        parent = json(&r)["name"].as_str().unwrap_or_default().to_string();
+    }
+    let r = call(
+        s.addr,
+        "POST",
+        "/namespaces",
+        &parent,
+        &format!(r#"{{"name":"{segment}"}}"#),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text());
+    assert_eq!(
+        json(&r)[0]["description"],
+        format!("Data '{parent}/{segment}' of attribute 'name' should be less than 256 chars long")
+    );
+    s.stop().await.unwrap();
+}

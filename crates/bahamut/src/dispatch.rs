@@ -76,6 +76,21 @@ fn decode_error(e: Error) -> Errors {
     Errors::from(bahamut_error("Bad Request", e.description, 400))
 }
 
+/// Decodes the request's body, which must be an object (a model or its sparse form).
+fn decode_object<D: serde::de::DeserializeOwned>(request: &Request) -> Result<D, Errors> {
+    if !elemental::is_object_body(request.content_type, &request.data) {
+        return Err(Errors::from(bahamut_error(
+            "Bad Request",
+            format!(
+                "unable to decode {}: the body must be an object",
+                request.content_type
+            ),
+            400,
+        )));
+    }
+    request.decode().map_err(decode_error)
+}
+
 /// The typed step: decode and validate the input, call the processor, encode the output.
 pub(crate) async fn run_typed<T: Sparse>(
     handlers: Arc<BTreeMap<Operation, Handler<T>>>,
@@ -148,14 +163,15 @@ async fn prepare<T: Sparse>(
             let object: T = if request.data.is_empty() {
                 T::default()
             } else {
-                request.decode().map_err(decode_error)?
+                decode_object(request)?
             };
             check(&object, None, Operation::Create)?;
             ctx.input = Some(object);
             Ok(Operation::Create)
         }
         Operation::Update => {
-            let mut object: T = request.decode().map_err(decode_error)?;
+            let mut object: T = decode_object(request)?;
+            refuse_other_id(&object, request)?;
             object.set_id(&request.object_id);
             let stored = load::<T>(retriever, request).await?;
             if let Some(stored) = &stored {
@@ -167,13 +183,14 @@ async fn prepare<T: Sparse>(
             Ok(Operation::Update)
         }
         Operation::Patch => {
-            let sparse: T::Sparse = request.decode().map_err(decode_error)?;
+            let sparse: T::Sparse = decode_object(request)?;
             let Some(stored) = load::<T>(retriever, request).await? else {
                 ctx.sparse_input = Some(sparse);
                 return Ok(Operation::Patch);
             };
             let mut merged = stored.clone();
             merged.patch(&sparse);
+            refuse_other_id(&merged, request)?;
             merged.set_id(&request.object_id);
             check(&merged, Some(&stored), Operation::Update)?;
             ctx.input = Some(merged);
@@ -183,6 +200,19 @@ async fn prepare<T: Sparse>(
         }
         other => Ok(other),
     }
+}
+
+/// The path names the object: a body naming another one is refused, not ignored.
+fn refuse_other_id<T: Sparse>(object: &T, request: &Request) -> Result<(), Errors> {
+    if object.id().is_empty() || object.id() == request.object_id {
+        return Ok(());
+    }
+    let name = object
+        .attribute_specifications()
+        .iter()
+        .find(|spec| spec.identifier)
+        .map_or("ID", |spec| spec.name.as_str());
+    Err(Errors::from(elemental::read_only_error(name, "modify")))
 }
 
 /// PUT carries the user's attributes: the read-only and creation-only ones that the body leaves
@@ -378,7 +408,12 @@ async fn pipeline(
             "{} operation not allowed on {target}",
             request.operation.camel_name()
         );
-        let allowed = allowed_methods(*manager, &request);
+        let allowed = allowed_methods(
+            *manager,
+            request.identity,
+            request.parent_identity,
+            !request.object_id.is_empty(),
+        );
         let mut failed = fail(
             Errors::from(bahamut_error("Not allowed", description, 405)),
             Some(request),
@@ -388,6 +423,9 @@ async fn pipeline(
             .headers_mut()
             .insert(http::header::ALLOW, crate::response::allow_header(&allowed));
         return failed;
+    }
+    if let Err(e) = request.validate_namespace() {
+        return fail(Errors::from(e), Some(request));
     }
     let mut claims = Vec::new();
     if let Err(errors) = authenticate(inner, &request, &mut claims).await {
@@ -487,10 +525,28 @@ fn conceal_internal(errors: Errors, trace: &str, request: Option<&Request>) -> E
         .collect()
 }
 
-/// The methods the relationships allow on the request's route (for `Allow`).
-fn allowed_methods(manager: &dyn elemental::ModelManager, request: &Request) -> Vec<http::Method> {
+/// The methods the relationships allow on a model path, if it is one (for the `Allow` of the
+/// router's 405).
+pub(crate) fn path_allowed_methods(
+    options: &crate::Options,
+    path: &str,
+) -> Option<Vec<http::Method>> {
+    let stripped = crate::router::strip_prefix(path, &options.api_prefix)?;
+    let (version, rest) = elemental::api_version_from_path(stripped).ok()?;
+    let manager = *options.model_managers.get(&version)?;
+    let (identity, parent, object) = elemental::path_identities(rest, manager)?;
+    Some(allowed_methods(manager, identity, parent, object))
+}
+
+/// The methods the relationships allow on a route (for `Allow`).
+fn allowed_methods(
+    manager: &dyn elemental::ModelManager,
+    identity: elemental::Identity,
+    parent: elemental::Identity,
+    object: bool,
+) -> Vec<http::Method> {
     use http::Method;
-    let operations: &[(Operation, Method)] = if request.object_id.is_empty() {
+    let operations: &[(Operation, Method)] = if !object {
         &[
             (Operation::RetrieveMany, Method::GET),
             (Operation::Create, Method::POST),
@@ -507,13 +563,7 @@ fn allowed_methods(manager: &dyn elemental::ModelManager, request: &Request) -> 
     let relationships = manager.relationships();
     operations
         .iter()
-        .filter(|(operation, _)| {
-            relationships.is_operation_allowed(
-                &request.identity,
-                &request.parent_identity,
-                *operation,
-            )
-        })
+        .filter(|(operation, _)| relationships.is_operation_allowed(&identity, &parent, *operation))
         .map(|(_, method)| method.clone())
         .collect()
 }

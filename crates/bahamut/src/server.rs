@@ -483,7 +483,12 @@ async fn handle(
             Some(cors) => preflight(cors, &parts.headers),
             None => method_not_allowed(&parts.method, &[], &finish),
         },
-        Route::MethodNotAllowed(allowed) => method_not_allowed(&parts.method, allowed, &finish),
+        Route::MethodNotAllowed(shape) => {
+            // A model path: the methods its relationships allow; another path: its own.
+            let allowed = crate::dispatch::path_allowed_methods(&inner.options, parts.uri.path())
+                .unwrap_or_else(|| shape.to_vec());
+            method_not_allowed(&parts.method, &allowed, &finish)
+        }
         Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers),
     }
 }

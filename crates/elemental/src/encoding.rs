@@ -81,6 +81,19 @@ pub fn decode<T: DeserializeOwned>(encoding: EncodingType, data: &[u8]) -> Resul
     result.map_err(|e| Error::bad_request(format!("unable to decode {encoding}: {e}")))
 }
 
+/// True when `data` is an object (a JSON object, a msgpack map), after leading whitespace.
+pub fn is_object_body(encoding: EncodingType, data: &[u8]) -> bool {
+    match encoding {
+        EncodingType::Json => data
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| *b == b'{'),
+        EncodingType::Msgpack => data
+            .first()
+            .is_some_and(|b| (0x80..=0x8f).contains(b) || *b == 0xde || *b == 0xdf),
+    }
+}
+
 /// Re-encodes `data` from one encoding to another (through a generic value).
 pub fn convert(from: EncodingType, to: EncodingType, data: &[u8]) -> Result<Vec<u8>, Error> {
     if from == to {

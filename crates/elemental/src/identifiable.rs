@@ -134,7 +134,8 @@ pub fn validate_advanced_specification(
     errors.into_result()
 }
 
-fn read_only_error(attribute: &str, verb: &str) -> Error {
+/// `Field x is read only. You cannot <verb> its value.` (422, `Read Only Error`).
+pub fn read_only_error(attribute: &str, verb: &str) -> Error {
     Error::new(
         "Read Only Error",
         format!("Field {attribute} is read only. You cannot {verb} its value."),

@@ -70,12 +70,12 @@ pub use attribute::{AttributeSpecification, AttributeType, IndexSpecification};
 pub use duration::{DurationError, GoDuration};
 pub use encoding::{
     ACCEPTED_ENCODINGS, EncodingType, convert, decode, encode, encodings_from_headers,
-    parse_media_type,
+    is_object_body, parse_media_type,
 };
 pub use error::{Error, Errors};
 pub use event::{Event, EventType};
 pub use identifiable::{
-    Identifiable, Model, ModelIdentity, Sparse, validate_advanced_specification,
+    Identifiable, Model, ModelIdentity, Sparse, read_only_error, validate_advanced_specification,
 };
 pub use identity::Identity;
 pub use manager::{ModelManager, ModelRegistry};
@@ -86,7 +86,7 @@ pub use parameters::{
 };
 pub use pushconfig::PushConfig;
 pub use relationships::{RelationshipInfo, RelationshipsRegistry};
-pub use request::{Request, RequestContext, api_version_from_path, parse_query};
+pub use request::{Request, RequestContext, api_version_from_path, parse_query, path_identities};
 pub use response::Response;
 pub use serde_time::null_as_default;
 pub use value::{AttributeValues, Value};

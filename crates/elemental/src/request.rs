@@ -173,15 +173,15 @@ impl Request {
         let mut query = parse_query(parts.uri.query().unwrap_or(""));
         request.read_builtin_parameters(&mut query)?;
         request.read_declared_parameters(manager, &mut query)?;
-        request.read_headers(&parts.headers, context)?;
+        request.read_headers(&parts.headers, context);
         Ok(request)
     }
 
     fn read_builtin_parameters(&mut self, query: &mut Query) -> Result<(), Error> {
-        if let Some(v) = take_first(query, "page") {
+        if let Some(v) = take_integer(query, "page") {
             self.page = parse_count("page", &v)?;
         }
-        if let Some(v) = take_first(query, "pagesize") {
+        if let Some(v) = take_integer(query, "pagesize") {
             self.page_size = parse_count("pagesize", &v)?;
         }
         if let Some(v) = take_first(query, "recursive") {
@@ -202,7 +202,7 @@ impl Request {
             }
             self.order = order;
         }
-        if let Some(v) = take_first(query, "limit") {
+        if let Some(v) = take_integer(query, "limit") {
             if self.page_size != 0 {
                 return Err(Error::bad_request(
                     "You cannot set 'limit' and 'pagesize' at the same time",
@@ -239,6 +239,10 @@ impl Request {
     ) -> Result<(), Errors> {
         let relationships = manager.relationships();
         let info = relationships.info(&self.identity, &self.parent_identity, self.operation);
+        if info.is_none() {
+            // The operation is not allowed here: the pipeline answers 405, whatever the query.
+            return Ok(());
+        }
         for definition in info.map_or(&[][..], |i| i.parameters.as_slice()) {
             let raw = query.remove(&definition.name).unwrap_or_default();
             let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
@@ -259,11 +263,7 @@ impl Request {
         Ok(())
     }
 
-    fn read_headers(
-        &mut self,
-        headers: &HeaderMap,
-        context: &RequestContext<'_>,
-    ) -> Result<(), Error> {
+    fn read_headers(&mut self, headers: &HeaderMap, context: &RequestContext<'_>) {
         let get = |name: &str| {
             headers
                 .get(name)
@@ -284,9 +284,6 @@ impl Request {
             .or_else(|| context.remote_addr.map(|a| a.ip().to_string()))
             .unwrap_or_default();
         self.namespace = get("x-namespace").unwrap_or_default();
-        if !self.namespace.is_empty() {
-            crate::namespace::validate_namespace(&self.namespace)?;
-        }
         self.external_tracking_id = get("x-external-tracking-id").unwrap_or_default();
         self.external_tracking_type = get("x-external-tracking-type").unwrap_or_default();
         self.read_consistency = get("x-read-consistency");
@@ -304,7 +301,15 @@ impl Request {
             })
             .collect();
         self.headers = headers.clone();
-        Ok(())
+    }
+
+    /// Checks the namespace of `X-Namespace` (absent or empty is `/`); the server runs it once
+    /// the operation is known to be allowed (see [`crate::namespace::validate_namespace`]).
+    pub fn validate_namespace(&self) -> Result<(), Error> {
+        if self.namespace.is_empty() {
+            return Ok(());
+        }
+        crate::namespace::validate_namespace(&self.namespace)
     }
 
     /// Decodes the body in the request's encoding.
@@ -320,6 +325,11 @@ fn take_first(query: &mut Query, key: &str) -> Option<String> {
         .remove(key)
         .and_then(|v| v.into_iter().next())
         .filter(|v| !v.is_empty())
+}
+
+/// The first value of an integer parameter: an empty one is kept, so that it is refused.
+fn take_integer(query: &mut Query, key: &str) -> Option<String> {
+    query.remove(key).and_then(|v| v.into_iter().next())
 }
 
 fn parse_count(name: &str, raw: &str) -> Result<u64, Error> {
@@ -367,6 +377,22 @@ pub fn api_version_from_path(path: &str) -> Result<(u32, &str), Error> {
         .parse::<u32>()
         .map_err(|_| Error::bad_request(format!("Invalid api version number '{number}'")))?;
     Ok((version, rest))
+}
+
+/// The identities a model path names (after the API prefix and version): the identity, its
+/// parent (`root` at the top), and whether the path names one object (`/lists/x`). `None` when
+/// the path is not a model path.
+pub fn path_identities(
+    path: &str,
+    manager: &dyn ModelManager,
+) -> Option<(Identity, Identity, bool)> {
+    let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
+    match path_components(path).as_slice() {
+        [c] => Some((category(c), Identity::ROOT, false)),
+        [c, _] => Some((category(c), Identity::ROOT, true)),
+        [p, _, c] => Some((category(c), category(p), false)),
+        _ => None,
+    }
 }
 
 fn path_components(path: &str) -> Vec<&str> {

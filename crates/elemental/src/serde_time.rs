@@ -7,15 +7,20 @@
 use serde::{Deserialize, Deserializer, Serializer};
 use time::OffsetDateTime;
 
-use crate::timefmt::{format_rfc3339, parse_filter_date};
+use time::format_description::well_known::Rfc3339;
+
+use crate::timefmt::{format_rfc3339, is_representable};
 
 /// Go's zero time, which the reference sends for unset times in some places.
 const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
+/// Reads a time of a body: RFC 3339 only (as Go's `time.Time`), in years 0..=9999.
 fn parse<E: serde::de::Error>(text: Option<String>) -> Result<Option<OffsetDateTime>, E> {
     match text.as_deref() {
         None | Some("") | Some(GO_ZERO_TIME) => Ok(None),
-        Some(s) => parse_filter_date(s)
+        Some(s) => OffsetDateTime::parse(s, &Rfc3339)
+            .ok()
+            .filter(is_representable)
             .map(Some)
             .ok_or_else(|| E::custom(format!("invalid time '{s}', expected RFC 3339"))),
     }

@@ -83,7 +83,7 @@ impl Context {
     }
 
     /// The context of a request: namespace (`/` when absent), recursive, propagated, the `q`
-    /// filters (several are ORed), pagination, order, parent, fields, idempotency key and
+    /// filters (several are ORed; an empty one is no filter), pagination, order, parent, fields, idempotency key and
     /// consistency headers.
     pub fn from_request(request: &Request) -> Result<Self, ManipulateError> {
         let filters: Vec<Filter> = request
@@ -92,6 +92,7 @@ impl Context {
             .map(|q| {
                 q.string_values()
                     .into_iter()
+                    .filter(|text| !text.trim().is_empty())
                     .map(Filter::parse)
                     .collect::<Result<_, FilterError>>()
             })

@@ -35,17 +35,91 @@ fn openapi_paths_operations_and_schemas() {
         doc["paths"]["/lists/{id}/tasks"]["post"]["operationId"],
         "create-task-in-list"
     );
-    let params: Vec<&str> = doc["paths"]["/users/{id}"]["delete"]["parameters"]
-        .as_array()
-        .unwrap()
+    let params = |path: &str, method: &str| -> Vec<String> {
+        doc["paths"][path][method]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                p["name"]
+                    .as_str()
+                    .or_else(|| p["$ref"].as_str())
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(
+        params("/users/{id}", "delete"),
+        vec![
+            "id",
+            "#/components/parameters/namespace",
+            "#/components/parameters/override",
+            "confirm"
+        ]
+    );
+    let builtins: Vec<String> = params("/lists", "get").into_iter().take(8).collect();
+    assert_eq!(
+        builtins,
+        [
+            "namespace",
+            "fields",
+            "page",
+            "pagesize",
+            "limit",
+            "after",
+            "order",
+            "recursive"
+        ]
         .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(params, vec!["id", "confirm"]);
+        .map(|n| format!("#/components/parameters/{n}"))
+        .collect::<Vec<_>>()
+    );
+    let common = &doc["components"]["parameters"];
+    assert_eq!(common["namespace"]["name"], "X-Namespace");
+    assert_eq!(common["namespace"]["in"], "header");
+    assert_eq!(
+        common["recursive"]["schema"]["enum"],
+        serde_json::json!(["true", "false", "yes", "no", "1", "0", ""])
+    );
+    // JSON and msgpack bodies and answers; the count header on lists.
+    let create = &doc["paths"]["/lists"]["post"];
+    assert_eq!(
+        create["requestBody"]["content"]["application/msgpack"]["schema"]["$ref"],
+        "#/components/schemas/ListInput"
+    );
+    assert_eq!(
+        doc["paths"]["/lists"]["get"]["responses"]["200"]["headers"]["X-Count-Total"]["schema"]["type"],
+        "integer"
+    );
+    // Links: create -> the object's operations, parent -> its children.
+    let links = &create["responses"]["200"]["links"];
+    assert_eq!(links["get-list"]["operationId"], "get-list");
+    assert_eq!(links["get-list"]["parameters"]["id"], "$response.body#/ID");
+    assert_eq!(links["delete-list"]["operationId"], "delete-list");
+    assert_eq!(
+        doc["paths"]["/lists/{id}"]["get"]["responses"]["200"]["links"]["list-tasks-in-list"]["operationId"],
+        "list-tasks-in-list"
+    );
     let list = &doc["components"]["schemas"]["List"];
-    assert_eq!(list["required"], serde_json::json!(["name"]));
+    assert!(list.get("required").is_none(), "answers may be sparse");
+    let input = &doc["components"]["schemas"]["ListInput"];
+    assert_eq!(input["required"], serde_json::json!(["name"]));
+    assert_eq!(input["properties"]["name"]["minLength"], 1);
+    assert!(
+        doc["components"]["schemas"]["ListPatch"]
+            .get("required")
+            .is_none()
+    );
     assert_eq!(list["properties"]["ID"]["readOnly"], true);
-    assert_eq!(list["properties"]["date"]["format"], "date-time");
+    assert_eq!(
+        list["properties"]["slice"]["type"],
+        serde_json::json!(["array", "null"])
+    );
+    assert_eq!(
+        list["properties"]["date"]["anyOf"][0]["format"],
+        "date-time"
+    );
     assert!(list["properties"].get("unexposed").is_none());
     assert_eq!(
         doc["components"]["schemas"]["Task"]["properties"]["status"]["enum"],
