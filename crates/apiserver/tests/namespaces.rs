@@ -55,6 +55,26 @@ async fn check_race(store: Arc<dyn Manipulator>) {
     running.stop().await.expect("clean stop");
 }
 
+/// The apiserver's SQLite store in `dir`, as `--store sqlite:...` opens it.
+async fn sqlite_store(dir: &TempDir) -> Arc<dyn Manipulator> {
+    let spec = format!("sqlite:{}", dir.path().join("store.db").display());
+    apiserver::open_store(&spec.parse().expect("store flag"), None)
+        .await
+        .expect("open SQLite")
+}
+
+/// Drops a PostgreSQL schema a test made.
+async fn drop_schema(url: &str, schema: &str) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .expect("drop schema");
+}
+
 async fn check_rules(store: Arc<dyn Manipulator>) {
     let running = testkit::start(|options| apiserver::server(options, store)).await;
     let addr = running.addr;
@@ -157,21 +177,13 @@ async fn namespace_rules_in_memory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_rules_on_sqlite() {
     let dir = TempDir::new("apiserver_namespaces");
-    let spec = format!("sqlite:{}", dir.path().join("a.db").display());
-    let store = apiserver::open_store(&spec.parse().expect("store flag"), None)
-        .await
-        .expect("open SQLite");
-    check_rules(store).await;
+    check_rules(sqlite_store(&dir).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_of_one_namespace_on_sqlite() {
     let dir = TempDir::new("apiserver_namespace_race");
-    let spec = format!("sqlite:{}", dir.path().join("race.db").display());
-    let store = apiserver::open_store(&spec.parse().expect("store flag"), None)
-        .await
-        .expect("open SQLite");
-    check_race(store).await;
+    check_race(sqlite_store(&dir).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,14 +200,7 @@ async fn concurrent_creates_of_one_namespace_from_two_processes_on_postgres() {
     race(&[first.addr, second.addr]).await;
     first.terminate();
     second.terminate();
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .await
-        .expect("drop schema");
+    drop_schema(&url, &schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,14 +215,7 @@ async fn namespace_rules_on_postgres() {
         .await
         .expect("open PostgreSQL");
     check_rules(Arc::new(store)).await;
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .expect("connect");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .await
-        .expect("drop schema");
+    drop_schema(&url, &schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,6 +57,25 @@ async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Ve
         .map(|_| raw)
 }
 
+/// Asserts that the server closes `conn` without writing anything, `at_least` from now and
+/// within 3 s.
+async fn assert_closed_silently_after(conn: &mut TcpStream, at_least: Duration) {
+    let started = Instant::now();
+    let rest = read_until_closed(conn, Duration::from_secs(5))
+        .await
+        .expect("closed by the server");
+    assert!(
+        rest.is_empty(),
+        "no answer: {}",
+        String::from_utf8_lossy(&rest)
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= at_least && elapsed < Duration::from_secs(3),
+        "closed after {elapsed:?}"
+    );
+}
+
 fn only_error(r: &RawResponse) -> (u16, String, String) {
     let errors: serde_json::Value = testkit::json(r);
     (
@@ -124,16 +143,7 @@ async fn a_slow_request_head_is_closed_after_the_header_timeout() {
     slow.write_all(b"GET /lists HTTP/1.1\r\nHost: x\r\n")
         .await
         .unwrap();
-    let started = Instant::now();
-    let raw = read_until_closed(&mut slow, Duration::from_secs(5))
-        .await
-        .expect("closed by the server");
-    assert!(raw.is_empty(), "no answer to a half head");
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(3),
-        "closed after {elapsed:?}"
-    );
+    assert_closed_silently_after(&mut slow, Duration::from_millis(500)).await;
     s.stop().await.unwrap();
 }
 
@@ -146,16 +156,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let mut buf = vec![0u8; 4096];
     let n = conn.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"));
-    let started = Instant::now();
-    let rest = read_until_closed(&mut conn, Duration::from_secs(5))
-        .await
-        .expect("closed by the server");
-    assert!(rest.is_empty());
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(3),
-        "closed after {elapsed:?}"
-    );
+    assert_closed_silently_after(&mut conn, Duration::from_millis(500)).await;
     s.stop().await.unwrap();
 }
 
