@@ -138,9 +138,18 @@ async fn a_bad_filter_gives_an_error_event_or_closes_with_1003() {
         description.starts_with("unable to parse identity filters: externalnetwork: "),
         "{description}"
     );
-    // The session stays open and keeps its previous (empty) config.
+    // The session stays open, in an error state: nothing is delivered until a valid config
+    // arrives (as Go bahamut).
+    create(addr, "/", "held-back").await;
+    assert_quiet(&mut with_errors).await;
+    with_errors.configure("{}").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
     create(addr, "/", "still-here").await;
-    assert_eq!(with_errors.event(WAIT).await.event_type, EventType::Create);
+    let event = with_errors.event(WAIT).await;
+    assert_eq!(
+        (event.event_type, entity(&event)["name"].clone()),
+        (EventType::Create, serde_json::json!("still-here"))
+    );
 
     let mut without = PushClient::connect(addr, "namespace=/")
         .await

@@ -3,7 +3,8 @@
 //! JSON wire shape (keys sorted, as the reference's canonical encoder):
 //! `{"encoding":"application/json","entity":{...},"identity":"list","timestamp":"<RFC 3339>","type":"create"}`.
 //! In msgpack the entity is carried as raw msgpack bytes under `entity`, and the timestamp is
-//! an RFC 3339 string.
+//! the msgpack timestamp extension (type -1), as Go bahamut sends it (an RFC 3339 string is read
+//! too).
 
 use std::fmt;
 
@@ -11,7 +12,6 @@ use serde::de::{DeserializeOwned, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
-use crate::timefmt::{format_rfc3339, parse_filter_date};
 use crate::{EncodingType, Error, Identifiable};
 
 /// What happened.
@@ -112,7 +112,7 @@ impl Event {
     /// Encodes the event for the wire in `wire` encoding (the entity is converted if needed).
     pub fn encode(&self, wire: EncodingType) -> Result<Vec<u8>, Error> {
         let entity = crate::convert(self.encoding, wire, &self.entity)?;
-        let timestamp = format_rfc3339(&self.timestamp);
+        let timestamp = self.timestamp;
         match wire {
             EncodingType::Json => {
                 let text = String::from_utf8(entity)
@@ -126,7 +126,7 @@ impl Event {
                         entity: &*entity,
                         identity: &self.identity,
                         sequence: self.sequence,
-                        timestamp: &timestamp,
+                        timestamp,
                         event_type: self.event_type,
                     },
                 )
@@ -138,7 +138,7 @@ impl Event {
                     entity: Bytes(&entity),
                     identity: &self.identity,
                     sequence: self.sequence,
-                    timestamp: &timestamp,
+                    timestamp,
                     event_type: self.event_type,
                 },
             ),
@@ -170,8 +170,6 @@ impl Event {
                 )
             }
         };
-        let timestamp = parse_filter_date(&timestamp)
-            .ok_or_else(|| Error::bad_request(format!("invalid event timestamp '{timestamp}'")))?;
         Ok(Event {
             identity,
             event_type,
@@ -190,7 +188,8 @@ struct WireEvent<'a, E: Serialize> {
     identity: &'a str,
     #[serde(skip_serializing_if = "is_zero")]
     sequence: u64,
-    timestamp: &'a str,
+    #[serde(with = "crate::serde_time::required")]
+    timestamp: OffsetDateTime,
     #[serde(rename = "type")]
     event_type: EventType,
 }
@@ -202,7 +201,8 @@ struct WireEventOwned<E> {
     identity: String,
     #[serde(default)]
     sequence: u64,
-    timestamp: String,
+    #[serde(with = "crate::serde_time::required")]
+    timestamp: OffsetDateTime,
     #[serde(rename = "type")]
     event_type: EventType,
 }
@@ -221,7 +221,7 @@ impl Serialize for Bytes<'_> {
 }
 
 /// Bytes read from msgpack `bin` (or an array of integers).
-struct ByteBuf(Vec<u8>);
+pub(crate) struct ByteBuf(pub(crate) Vec<u8>);
 
 impl<'de> Deserialize<'de> for ByteBuf {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

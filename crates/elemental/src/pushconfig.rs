@@ -13,13 +13,13 @@ use crate::{AttributeValues, Error, EventType};
 pub struct PushConfig {
     /// Identity name -> event types wanted (an empty list means every type). When the map is
     /// empty, every identity is wanted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable::map_of_lists")]
     pub identities: BTreeMap<String, Vec<EventType>>,
     /// Identity name -> filter the entities must match.
-    #[serde(default, rename = "filters")]
+    #[serde(default, rename = "filters", deserialize_with = "nullable::map")]
     pub identity_filters: BTreeMap<String, String>,
     /// Free parameters for the application's dispatch handler.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nullable::map_of_lists")]
     pub parameters: BTreeMap<String, Vec<String>>,
     #[serde(skip)]
     matchers: BTreeMap<String, Matcher>,
@@ -82,6 +82,40 @@ impl PushConfig {
     }
 }
 
+/// The Go client sends `null` (msgpack nil) for maps and lists it has not set: `"parameters":
+/// null`, `"identities":{"task":null}`. They read as empty, as in Go bahamut.
+mod nullable {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer};
+
+    /// A map that may be `null`, whose values may be `null` (then left out).
+    pub fn map<'de, D, T>(d: D) -> Result<BTreeMap<String, T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        let map = Option::<BTreeMap<String, Option<T>>>::deserialize(d)?.unwrap_or_default();
+        Ok(map
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect())
+    }
+
+    /// A map that may be `null`, of lists that may be `null` (then empty).
+    pub fn map_of_lists<'de, D, T>(d: D) -> Result<BTreeMap<String, Vec<T>>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        let map = Option::<BTreeMap<String, Option<Vec<T>>>>::deserialize(d)?.unwrap_or_default();
+        Ok(map
+            .into_iter()
+            .map(|(k, v)| (k, v.unwrap_or_default()))
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,6 +124,29 @@ mod tests {
         let mut c: PushConfig = serde_json::from_str(json).unwrap();
         c.parse_identity_filters().unwrap();
         c
+    }
+
+    #[test]
+    fn go_client_nulls_read_as_empty() {
+        let c = config(r#"{"filters":null,"identities":{"task":null},"parameters":null}"#);
+        assert!(!c.is_filtered_out("task", EventType::Update));
+        assert!(c.is_filtered_out("list", EventType::Create));
+        assert!(c.parameters.is_empty());
+        let c = config(r#"{"filters":{"list":null},"identities":null,"parameters":{"a":null}}"#);
+        assert!(c.identity_filters.is_empty());
+        assert_eq!(c.parameters.get("a"), Some(&Vec::new()));
+        // The recorded msgpack config of the Go client: {"filters":{},"identities":{"task":nil},
+        // "parameters":nil}.
+        let hex =
+            "83a766696c7465727380aa6964656e74697469657381a47461736bc0aa706172616d6574657273c0";
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let mut c: PushConfig = rmp_serde::from_slice(&bytes).unwrap();
+        c.parse_identity_filters().unwrap();
+        assert!(!c.is_filtered_out("task", EventType::Delete));
+        assert!(c.is_filtered_out("list", EventType::Delete));
     }
 
     #[test]

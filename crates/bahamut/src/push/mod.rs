@@ -7,6 +7,7 @@
 //! `mode=all`), of the identities and types its push config asks for, matching its filters,
 //! and that the application's [`PushDispatchHandler`] lets through.
 
+mod frames;
 mod hub;
 #[cfg(feature = "nats")]
 mod nats;

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
+use super::frames::TextAsBinary;
 use super::hub::frame;
 use super::{Hub, Published, PushOptions, SessionInfo};
 use crate::HttpResponse;
@@ -163,8 +164,10 @@ pub(crate) async fn upgrade(
     tokio::spawn(async move {
         match hyper::upgrade::on(&mut request).await {
             Ok(upgraded) => {
+                // The Go client writes msgpack configs in TEXT frames: read them as BINARY.
+                let msgpack = settings.encoding == EncodingType::Msgpack;
                 let socket = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
+                    TextAsBinary::new(TokioIo::new(upgraded), msgpack),
                     Role::Server,
                     Some(socket_config()),
                 )
@@ -196,20 +199,53 @@ fn socket_config() -> WebSocketConfig {
         .max_frame_size(Some(1024 * 1024))
 }
 
-type Socket = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type Socket = WebSocketStream<TextAsBinary<TokioIo<hyper::upgrade::Upgraded>>>;
 
 /// Why a session ends.
 enum End {
     /// The client left.
     Left,
+    /// The client closed: its close is echoed.
+    Echo(Option<CloseFrame>),
     /// Close with this code and reason.
     Close(CloseCode, String),
+}
+
+/// A frame that cannot be read ends the session with the close code of its fault, logged with
+/// the session's namespace (never a silent drop).
+fn unreadable(settings: &Settings, e: &tokio_tungstenite::tungstenite::Error) -> End {
+    use tokio_tungstenite::tungstenite::Error;
+    let (code, reason) = match e {
+        Error::Utf8(_) => (
+            CloseCode::Invalid,
+            "invalid UTF-8 in a text frame".to_string(),
+        ),
+        Error::Capacity(e) => (CloseCode::Size, format!("frame too large: {e}")),
+        Error::Protocol(e) => (CloseCode::Protocol, format!("protocol error: {e}")),
+        Error::ConnectionClosed | Error::AlreadyClosed | Error::Io(_) => {
+            tracing::debug!(namespace = %settings.info.namespace, error = %e, "push session dropped");
+            return End::Left;
+        }
+        other => (CloseCode::Protocol, other.to_string()),
+    };
+    tracing::info!(namespace = %settings.info.namespace, %reason, "push session closed: unreadable frame");
+    End::Close(code, reason)
+}
+
+/// What a session delivers, set by the client's push configs.
+enum Configured {
+    /// No config yet: everything in the session's scope.
+    Everything,
+    /// The last config, valid.
+    Config(PushConfig),
+    /// The last config was refused: nothing until a valid one arrives (as Go bahamut).
+    Refused,
 }
 
 struct Session {
     settings: Settings,
     push: Arc<PushRuntime>,
-    config: Option<PushConfig>,
+    configured: Configured,
     last_sent: u64,
 }
 
@@ -226,7 +262,12 @@ impl Session {
         }
         let event = &published.event;
         let handler = self.push.options.dispatch_handler.as_ref();
-        let configured = self.config.as_ref().is_none_or(|c| {
+        let config = match &self.configured {
+            Configured::Refused => return false,
+            Configured::Everything => None,
+            Configured::Config(config) => Some(config),
+        };
+        let configured = config.is_none_or(|c| {
             if c.accepts(&event.identity, event.event_type, published.document()) {
                 return true;
             }
@@ -240,7 +281,7 @@ impl Session {
         configured
             && handler.is_none_or(|h| {
                 let summary = published.summary(|p| h.summarize_event(p));
-                h.should_dispatch(info, published, summary, self.config.as_ref())
+                h.should_dispatch(info, published, summary, config)
             })
     }
 
@@ -277,11 +318,22 @@ impl Session {
             .and_then(|mut config| config.parse_identity_filters().map(|()| config));
         match parsed {
             Ok(config) => {
-                self.config = Some(config);
+                self.configured = Configured::Config(config);
                 Ok(())
             }
-            Err(e) if self.settings.errors_enabled => self.send_error(socket, &e).await,
-            Err(e) => Err(End::Close(CloseCode::Unsupported, e.description)),
+            Err(e) => {
+                tracing::info!(
+                    namespace = %self.settings.info.namespace,
+                    reason = %e.description,
+                    "push config refused"
+                );
+                self.configured = Configured::Refused;
+                if self.settings.errors_enabled {
+                    self.send_error(socket, &e).await
+                } else {
+                    Err(End::Close(CloseCode::Unsupported, e.description))
+                }
+            }
         }
     }
 }
@@ -305,12 +357,19 @@ async fn run(push: Arc<PushRuntime>, mut socket: Socket, settings: Settings) {
     let mut session = Session {
         settings,
         push: push.clone(),
-        config: None,
+        configured: Configured::Everything,
         last_sent: since.unwrap_or(0),
     };
     let end = serve(&mut session, &mut socket, subscription).await;
     push.hub.unsubscribe(id);
-    if let End::Close(code, reason) = end {
+    if let End::Echo(frame) = end {
+        // The websocket layer queued the echo of the client's close: write it out.
+        let echo = async {
+            let _ = socket.flush().await;
+            let _ = socket.close(frame).await;
+        };
+        let _ = tokio::time::timeout(CLOSE_REPLY_TIMEOUT, echo).await;
+    } else if let End::Close(code, reason) = end {
         let frame = CloseFrame {
             code,
             reason: close_reason(reason),
@@ -375,7 +434,9 @@ async fn serve(
                             return end;
                         }
                     }
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::Left,
+                    Some(Ok(Message::Close(frame))) => return End::Echo(frame),
+                    None => return End::Left,
+                    Some(Err(e)) => return unreadable(&session.settings, &e),
                     Some(Ok(_)) => {}
                 }
             }
