@@ -2,7 +2,7 @@
 //! long a client may take to send a request head, how long a keep-alive connection may stay
 //! idle, and the fast refusal of connections past the caps.
 //!
-//! A connection's socket is wrapped in [`TrackedIo`], which notes when bytes arrive; the
+//! A connection's socket is read through [`TrackedIo`], which notes when bytes arrive; the
 //! connection's [`Activity`] also counts the requests in flight. A watchdog beside each
 //! connection closes it when a request head takes longer than the header timeout, or when no
 //! request arrives within the idle timeout. Body timeouts are per request (see `server`).
@@ -10,14 +10,14 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+
+use crate::observed_io::{ObservedIo, ReadObserver};
 
 /// How many refusals (503 answers past the caps) may be written at once; past that, a
 /// connection over the cap is closed without an answer.
@@ -238,62 +238,15 @@ pub(crate) async fn watchdog(
     }
 }
 
-/// A socket that reports the bytes it reads to its connection's [`Activity`].
-pub(crate) struct TrackedIo {
-    stream: TcpStream,
-    activity: Arc<Activity>,
-}
-
-impl TrackedIo {
-    pub(crate) fn new(stream: TcpStream, activity: Arc<Activity>) -> Self {
-        Self { stream, activity }
+/// The connection's activity notes when bytes arrive.
+impl ReadObserver for Arc<Activity> {
+    fn observe(&mut self, _bytes: &mut [u8]) {
+        self.bytes_read();
     }
 }
 
-impl AsyncRead for TrackedIo {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.stream).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.bytes_read();
-        }
-        result
-    }
-}
-
-impl AsyncWrite for TrackedIo {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-}
+/// A connection's socket, reporting the bytes it reads to its [`Activity`].
+pub(crate) type TrackedIo = ObservedIo<TcpStream, Arc<Activity>>;
 
 /// Waits before the next accept after an error, doubling up to one second; logs the first
 /// error of a streak at warn level and the end of the streak at info.

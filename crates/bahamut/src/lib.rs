@@ -39,6 +39,7 @@ mod dispatch;
 pub mod events;
 mod health;
 pub mod meta;
+mod observed_io;
 pub mod options;
 mod processor;
 pub mod push;

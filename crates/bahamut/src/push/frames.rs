@@ -3,11 +3,7 @@
 //! sessions, the socket is read through [`TextAsBinary`], which marks each incoming TEXT frame as
 //! BINARY before the websocket layer sees it (the frame's payload is untouched).
 
-use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use crate::observed_io::{ObservedIo, ReadObserver};
 
 const OPCODE_TEXT: u8 = 0x1;
 const OPCODE_BINARY: u8 = 0x2;
@@ -118,54 +114,15 @@ impl OpcodeRewriter {
     }
 }
 
-/// A socket whose incoming TEXT frames read as BINARY when `rewrite` is on (msgpack sessions;
-/// see the module documentation).
-pub(crate) struct TextAsBinary<S> {
-    inner: S,
-    rewriter: Option<OpcodeRewriter>,
-}
-
-impl<S> TextAsBinary<S> {
-    pub(crate) fn new(inner: S, rewrite: bool) -> Self {
-        Self {
-            inner,
-            rewriter: rewrite.then(OpcodeRewriter::new),
-        }
+impl ReadObserver for OpcodeRewriter {
+    fn observe(&mut self, bytes: &mut [u8]) {
+        self.rewrite(bytes);
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for TextAsBinary<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Some(rewriter) = self.rewriter.as_mut() {
-            rewriter.rewrite(&mut buf.filled_mut()[before..]);
-        }
-        result
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for TextAsBinary<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
+/// A push session's socket: for msgpack sessions (`Some` rewriter), incoming TEXT frames read as
+/// BINARY (see the module documentation).
+pub(crate) type TextAsBinary<S> = ObservedIo<S, Option<OpcodeRewriter>>;
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
-use super::frames::TextAsBinary;
+use super::frames::{OpcodeRewriter, TextAsBinary};
 use super::hub::frame;
 use super::{Hub, Published, PushOptions, SessionInfo};
 use crate::HttpResponse;
@@ -167,7 +167,7 @@ pub(crate) async fn upgrade(
                 // The Go client writes msgpack configs in TEXT frames: read them as BINARY.
                 let msgpack = settings.encoding == EncodingType::Msgpack;
                 let socket = WebSocketStream::from_raw_socket(
-                    TextAsBinary::new(TokioIo::new(upgraded), msgpack),
+                    TextAsBinary::new(TokioIo::new(upgraded), msgpack.then(OpcodeRewriter::new)),
                     Role::Server,
                     Some(socket_config()),
                 )
