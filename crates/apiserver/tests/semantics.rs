@@ -16,6 +16,18 @@ fn id(r: &RawResponse) -> String {
     json(r)["ID"].as_str().unwrap_or_default().to_string()
 }
 
+/// Creates the network access policy `p` in `namespace`; its id.
+async fn create_policy(addr: std::net::SocketAddr, namespace: &str) -> String {
+    id(&call(
+        addr,
+        "POST",
+        "/networkaccesspolicies",
+        namespace,
+        r#"{"name":"p"}"#,
+    )
+    .await)
+}
+
 fn first_error(r: &RawResponse) -> (u16, String, String) {
     let body = json(r);
     (
@@ -128,14 +140,7 @@ async fn child_routes_need_a_visible_parent() {
         .await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let policy = id(&call(
-        s.addr,
-        "POST",
-        "/networkaccesspolicies",
-        "/a",
-        r#"{"name":"p"}"#,
-    )
-    .await);
+    let policy = create_policy(s.addr, "/a").await;
     let children = format!("/networkaccesspolicies/{policy}/services");
     let own = call(s.addr, "GET", &children, "/a", "").await;
     assert_eq!((own.status, own.text()), (200, "[]".to_string()));
@@ -279,14 +284,7 @@ async fn what_the_openapi_document_says_is_what_the_server_does() {
             "unable to decode application/json: the body must be an object".into()
         )
     );
-    let policy = id(&call(
-        s.addr,
-        "POST",
-        "/networkaccesspolicies",
-        "/",
-        r#"{"name":"p"}"#,
-    )
-    .await);
+    let policy = create_policy(s.addr, "/").await;
     let path = format!("/networkaccesspolicies/{policy}");
     for method in ["PUT", "PATCH"] {
         let r = call(s.addr, method, &path, "/", "[]").await;
