@@ -169,3 +169,26 @@ fn dates_outside_rfc3339_years_are_refused() {
     let f = Filter::parse("a == date(\"0000-01-01T00:00:00Z\")").unwrap();
     assert_eq!(Filter::parse(&f.to_string()).unwrap(), f);
 }
+
+#[test]
+fn a_printing_longer_than_the_length_limit_parses_back_without_it() {
+    // 1,000 comparisons of bare words: 64,996 bytes in, 68,998 printed (quotes, parentheses).
+    let word = "w".repeat(56);
+    let text = vec![format!("a == {word}"); 1_000].join(" or ");
+    assert_eq!(text.len(), 64_996);
+    let filter = Filter::parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    let printed = filter.to_string();
+    assert_eq!(printed.len(), 68_998);
+    assert!(Filter::parse(&printed).is_err(), "over the length limit");
+    let without_length_limit = ParseOptions {
+        limits: FilterLimits {
+            max_bytes: usize::MAX,
+            ..FilterLimits::default()
+        },
+        ..ParseOptions::default()
+    };
+    assert_eq!(
+        Filter::parse_with(&printed, &without_length_limit),
+        Ok(filter)
+    );
+}
