@@ -23,8 +23,8 @@ pub(crate) trait Executor: Send + Sync + 'static {
     fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>>;
     /// The text in the first column of the first row, if there is a row.
     fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>>;
-    /// Runs one statement; returns how many rows it changed.
-    fn execute(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>>;
+    /// Runs the statements in one transaction; returns how many rows the last one changed.
+    fn changes(&self, statements: Vec<Sql>) -> BoxFuture<'_, Result<u64, ManipulateError>>;
 }
 
 /// Objects stored in SQL tables (SQLite or PostgreSQL); see the crate documentation.
@@ -137,24 +137,23 @@ impl SqlManipulator {
             manipulate::query::ID.to_string(),
             serde_json::Value::String(id.to_string()),
         );
+        // The row, then the document it reads back as; the database copies nothing back.
+        let values = statements::row_values(&table, &document)?;
+        drop(document);
+        let stored = statements::stored_document(&table, &values)?;
         let key = ctx.idempotency_key.as_deref();
         let mut steps = Vec::new();
         if let Some(key) = key {
             steps.push(statements::claim_key(&table, d, key, id));
         }
-        steps.push(statements::insert(&table, d, &document, key)?);
-        let created = self
+        steps.push(statements::insert(&table, d, values, id, key));
+        let inserted = self
             .executor
-            .documents(steps, table.clone())
+            .changes(steps)
             .await
-            .map_err(|e| match e {
-                ManipulateError::ConstraintViolation(message) => {
-                    ManipulateError::ConstraintViolation(violation(&table, &message, id))
-                }
-                other => other,
-            })?;
-        if let Some(object) = created.into_iter().next() {
-            return Ok(object);
+            .map_err(|e| unique_violation(&table, e, id))?;
+        if inserted > 0 {
+            return Ok(stored);
         }
         // The key was claimed before: answer with the object created the first time.
         let key = key.unwrap_or_default();
@@ -212,15 +211,19 @@ impl Manipulator for SqlManipulator {
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             let table = self.table(identity)?;
-            let update = statements::update(&table, ctx, self.dialect, id, &document)?;
-            self.one(vec![update], table.clone(), id)
+            let values = statements::row_values(&table, &document)?;
+            drop(document);
+            let stored = statements::stored_document(&table, &values)?;
+            let update = statements::update(&table, ctx, self.dialect, id, values);
+            match self
+                .executor
+                .changes(vec![update])
                 .await
-                .map_err(|e| match e {
-                    ManipulateError::ConstraintViolation(message) => {
-                        ManipulateError::ConstraintViolation(violation(&table, &message, id))
-                    }
-                    other => other,
-                })
+                .map_err(|e| unique_violation(&table, e, id))?
+            {
+                0 => Err(ManipulateError::NotFound { id: id.to_string() }),
+                _ => Ok(stored),
+            }
         })
     }
 
@@ -246,7 +249,7 @@ impl Manipulator for SqlManipulator {
             let table = self.table(identity)?;
             manipulate::query::matcher(ctx)?;
             self.executor
-                .execute(statements::delete_many(&table, ctx, self.dialect))
+                .changes(vec![statements::delete_many(&table, ctx, self.dialect)])
                 .await
         })
     }
@@ -263,6 +266,16 @@ impl Manipulator for SqlManipulator {
                 .count(statements::count(&table, ctx, self.dialect))
                 .await
         })
+    }
+}
+
+/// A unique index refusing a write, as the client is told of it (other errors pass).
+fn unique_violation(table: &TableSchema, e: ManipulateError, id: &str) -> ManipulateError {
+    match e {
+        ManipulateError::ConstraintViolation(message) => {
+            ManipulateError::ConstraintViolation(violation(table, &message, id))
+        }
+        other => other,
     }
 }
 

@@ -114,6 +114,19 @@ async fn run<C: GenericClient>(client: &C, sql: Sql) -> Result<Vec<Row>, Manipul
         .map_err(storage_error)
 }
 
+/// Runs a statement; how many rows it changed.
+async fn execute<C: GenericClient>(client: &C, sql: Sql) -> Result<u64, ManipulateError> {
+    let statement = client
+        .prepare_cached(&sql.text)
+        .await
+        .map_err(storage_error)?;
+    let params = bind(sql.params);
+    client
+        .execute(&statement, &refs(&params))
+        .await
+        .map_err(storage_error)
+}
+
 fn cells(row: &Row, table: &TableSchema) -> Result<Vec<Cell>, ManipulateError> {
     let mut cells = Vec::with_capacity(table.columns.len());
     for (i, column) in table.columns.iter().enumerate() {
@@ -187,18 +200,22 @@ impl Executor for PostgresExecutor {
         })
     }
 
-    fn execute(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+    fn changes(&self, mut statements: Vec<Sql>) -> BoxFuture<'_, Result<u64, ManipulateError>> {
         Box::pin(async move {
-            let client = self.pool.get().await.map_err(pool_error)?;
-            let statement = client
-                .prepare_cached(&sql.text)
-                .await
-                .map_err(storage_error)?;
-            let params = bind(sql.params);
-            client
-                .execute(&statement, &refs(&params))
-                .await
-                .map_err(storage_error)
+            let Some(last) = statements.pop() else {
+                return Ok(0);
+            };
+            let mut client = self.pool.get().await.map_err(pool_error)?;
+            if statements.is_empty() {
+                return execute(&client, last).await;
+            }
+            let tx = client.transaction().await.map_err(storage_error)?;
+            for sql in statements {
+                execute(&tx, sql).await?;
+            }
+            let changed = execute(&tx, last).await?;
+            tx.commit().await.map_err(storage_error)?;
+            Ok(changed)
         })
     }
 }

@@ -242,9 +242,26 @@ impl Executor for SqliteExecutor {
         })
     }
 
-    fn execute(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+    fn changes(&self, mut statements: Vec<Sql>) -> BoxFuture<'_, Result<u64, ManipulateError>> {
         Box::pin(async move {
-            let changed = self.pool.run(move |conn| execute(conn, sql)).await?;
+            let changed = self
+                .pool
+                .run(move |conn| {
+                    let Some(last) = statements.pop() else {
+                        return Ok(0);
+                    };
+                    if statements.is_empty() {
+                        return execute(conn, last);
+                    }
+                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    for sql in statements {
+                        execute(&tx, sql)?;
+                    }
+                    let changed = execute(&tx, last)?;
+                    tx.commit()?;
+                    Ok(changed)
+                })
+                .await?;
             Ok(changed as u64)
         })
     }

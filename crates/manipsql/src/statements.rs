@@ -4,7 +4,7 @@
 use elemental::namespace::namespace_ancestors;
 use manipulate::{Context, Document, ManipulateError};
 
-use crate::codec::to_sql;
+use crate::codec::{to_document, to_sql};
 use crate::filter::compile;
 use crate::schema::TableSchema;
 use crate::sql::{Dialect, Sql, SqlValue, quote};
@@ -230,13 +230,39 @@ fn push_key_owner(sql: &mut Sql, table: &TableSchema, key: &str) {
     .push_param(SqlValue::Text(key.to_string()));
 }
 
-/// Inserts the document; with a key, only if the key was claimed for this object.
+/// The values to store for a document, one per column, in column order.
+pub fn row_values(
+    table: &TableSchema,
+    document: &Document,
+) -> Result<Vec<SqlValue>, ManipulateError> {
+    table
+        .columns
+        .iter()
+        .map(|column| to_sql(column, document))
+        .collect()
+}
+
+/// The document a row of these values reads back as (what `RETURNING` would give, without the
+/// database copying the row back).
+pub fn stored_document(
+    table: &TableSchema,
+    values: &[SqlValue],
+) -> Result<Document, ManipulateError> {
+    to_document(
+        &table.columns,
+        values.iter().map(SqlValue::to_cell).collect(),
+    )
+}
+
+/// Inserts a row (`values` in column order); with a key, only if the key was claimed for the
+/// object `id`. Nothing is returned: the caller counts the rows inserted.
 pub fn insert(
     table: &TableSchema,
     dialect: Dialect,
-    document: &Document,
+    values: Vec<SqlValue>,
+    id: &str,
     key: Option<&str>,
-) -> Result<Sql, ManipulateError> {
+) -> Sql {
     let mut sql = Sql::new(dialect);
     let names: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
     sql.push(&format!(
@@ -244,55 +270,48 @@ pub fn insert(
         quote(&table.table),
         names.join(", ")
     ));
-    for (i, column) in table.columns.iter().enumerate() {
+    for (i, value) in values.into_iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
-        sql.push_param(to_sql(column, document)?);
+        sql.push_param(value);
     }
     if let Some(key) = key {
-        let id = document
-            .get(manipulate::query::ID)
-            .and_then(|v| v.as_str())
-            .unwrap_or_default()
-            .to_string();
         sql.push(" WHERE (");
         push_key_owner(&mut sql, table, key);
-        sql.push(") = ").push_param(SqlValue::Text(id));
+        sql.push(") = ").push_param(SqlValue::Text(id.to_string()));
     }
-    sql.push(&format!(" RETURNING {}", read_list(table, dialect)));
-    Ok(sql)
+    sql
 }
 
-/// Replaces the visible object `id` with the document (the id stays).
+/// Replaces the visible object `id` with a row of `values` (in column order; the id stays).
+/// Nothing is returned: the caller counts the rows changed.
 pub fn update(
     table: &TableSchema,
     ctx: &Context,
     dialect: Dialect,
     id: &str,
-    document: &Document,
-) -> Result<Sql, ManipulateError> {
+    values: Vec<SqlValue>,
+) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push(&format!("UPDATE {} SET ", quote(&table.table)));
     let mut first = true;
-    for column in table
-        .columns
-        .iter()
-        .filter(|c| c.name != manipulate::query::ID)
-    {
+    for (column, value) in table.columns.iter().zip(values) {
+        if column.name == manipulate::query::ID {
+            continue;
+        }
         if !first {
             sql.push(", ");
         }
         first = false;
         sql.push(&format!("{} = ", quote(&column.name)))
-            .push_param(to_sql(column, document)?);
+            .push_param(value);
     }
     sql.push(&format!(" WHERE {} = ", id_column()))
         .push_param(SqlValue::Text(id.to_string()))
         .push(" AND ");
     visibility(table, ctx, &mut sql);
-    sql.push(&format!(" RETURNING {}", read_list(table, dialect)));
-    Ok(sql)
+    sql
 }
 
 /// Deletes the visible object `id`, returning it.
