@@ -102,12 +102,20 @@ fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
-async fn run<C: GenericClient>(client: &C, sql: Sql) -> Result<Vec<Row>, ManipulateError> {
+/// The statement of `sql`, prepared once per connection, and its parameters.
+async fn prepared<C: GenericClient>(
+    client: &C,
+    sql: Sql,
+) -> Result<(tokio_postgres::Statement, Vec<Param>), ManipulateError> {
     let statement = client
         .prepare_cached(&sql.text)
         .await
         .map_err(storage_error)?;
-    let params = bind(sql.params);
+    Ok((statement, bind(sql.params)))
+}
+
+async fn run<C: GenericClient>(client: &C, sql: Sql) -> Result<Vec<Row>, ManipulateError> {
+    let (statement, params) = prepared(client, sql).await?;
     client
         .query(&statement, &refs(&params))
         .await
@@ -116,11 +124,7 @@ async fn run<C: GenericClient>(client: &C, sql: Sql) -> Result<Vec<Row>, Manipul
 
 /// Runs a statement; how many rows it changed.
 async fn execute<C: GenericClient>(client: &C, sql: Sql) -> Result<u64, ManipulateError> {
-    let statement = client
-        .prepare_cached(&sql.text)
-        .await
-        .map_err(storage_error)?;
-    let params = bind(sql.params);
+    let (statement, params) = prepared(client, sql).await?;
     client
         .execute(&statement, &refs(&params))
         .await
