@@ -139,16 +139,17 @@ async fn retrieve_matching<T: Sparse>(
 
 /// Fails with a 404 unless the request's parent exists and is visible in its namespace (child
 /// routes such as `/networkaccesspolicies/<id>/services`).
-async fn require_parent(store: &dyn Manipulator, request: &Request) -> Result<(), Error> {
+async fn require_parent(
+    store: &dyn Manipulator,
+    request: &Request,
+    request_ctx: &Context,
+) -> Result<(), Error> {
     if request.parent_identity.is_root() {
         return Ok(());
     }
-    let mut ctx = Context::in_namespace(if request.namespace.is_empty() {
-        "/"
-    } else {
-        &request.namespace
-    });
-    ctx.recursive = request.recursive;
+    // The request's namespace and recursion, without its filter (which is about the children).
+    let mut ctx = Context::in_namespace(&request_ctx.namespace);
+    ctx.recursive = request_ctx.recursive;
     match store
         .retrieve(request.parent_identity, &request.parent_id, &ctx)
         .await
@@ -201,7 +202,7 @@ fn now() -> serde_json::Value {
 impl<T: Sparse> RetrieveManyProcessor<T> for CrudProcessor<T> {
     async fn process_retrieve_many(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
-        require_parent(self.store.as_ref(), ctx.request()).await?;
+        require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
         let (objects, total, next) =
             manipulate::retrieve_many::<T>(self.store.as_ref(), &store_ctx)
                 .await
@@ -229,7 +230,7 @@ impl<T: Sparse> RetrieveProcessor<T> for CrudProcessor<T> {
 impl<T: Sparse> CreateProcessor<T> for CrudProcessor<T> {
     async fn process_create(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
-        require_parent(self.store.as_ref(), ctx.request()).await?;
+        require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
         let mut object = ctx.take_input().unwrap_or_default();
         object.set_id(&self.ids.next_id());
         object.set_namespace(&store_ctx.namespace);
@@ -314,7 +315,7 @@ impl<T: Sparse> DeleteProcessor<T> for CrudProcessor<T> {
 impl<T: Sparse> InfoProcessor<T> for CrudProcessor<T> {
     async fn process_info(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
         let store_ctx = context(ctx.request())?;
-        require_parent(self.store.as_ref(), ctx.request()).await?;
+        require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
         let count = self
             .store
             .count(T::IDENTITY, &store_ctx)
