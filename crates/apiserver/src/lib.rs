@@ -31,9 +31,7 @@ pub use store::{StoreSpec, open_store};
 pub fn root_handler() -> RouteHandler {
     Arc::new(|_, _| {
         Box::pin(async {
-            let mut response = http::Response::new(http_body_util::Full::new(
-                bytes::Bytes::from_static(b"hello world"),
-            ));
+            let mut response = http::Response::new(bahamut::Body::from("hello world"));
             *response.status_mut() = http::StatusCode::IM_A_TEAPOT;
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
@@ -66,22 +64,22 @@ pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, S
     }
     let mut server = Server::new(options);
     let rules = Arc::new(namespaces::NamespaceRules::new(store.clone()));
-    server.register_processor(crud::processor_with_hooks::<Namespace>(
+    server.register_processor_within_relationships(crud::processor_with_hooks::<Namespace>(
         store.clone(),
         rules,
     ))?;
-    server.register_processor(crud::processor_with_hooks::<HostService>(
+    server.register_processor_within_relationships(crud::processor_with_hooks::<HostService>(
         store.clone(),
         existing.clone(),
     ))?;
-    server.register_processor(crud::processor_with_hooks::<ExternalNetwork>(
-        store.clone(),
-        existing.clone(),
+    server.register_processor_within_relationships(
+        crud::processor_with_hooks::<ExternalNetwork>(store.clone(), existing.clone()),
+    )?;
+    server.register_processor_within_relationships(crud::processor_with_hooks::<
+        NetworkAccessPolicy,
+    >(store.clone(), existing.clone()))?;
+    server.register_processor_within_relationships(crud::processor_with_hooks::<Service>(
+        store, existing,
     ))?;
-    server.register_processor(crud::processor_with_hooks::<NetworkAccessPolicy>(
-        store.clone(),
-        existing.clone(),
-    ))?;
-    server.register_processor(crud::processor_with_hooks::<Service>(store, existing))?;
     Ok(server)
 }

@@ -8,9 +8,9 @@ use http::{Method, StatusCode};
 
 use crate::HttpResponse;
 use crate::response::bare;
-use crate::server::Inner;
+use crate::state::ServerState;
 
-pub(crate) async fn handle(inner: Arc<Inner>, method: &Method, path: &str) -> HttpResponse {
+pub(crate) async fn handle(inner: Arc<ServerState>, method: &Method, path: &str) -> HttpResponse {
     if path != "/" || !(method == Method::GET || method == Method::HEAD) {
         return bare(StatusCode::NOT_FOUND);
     }
@@ -24,7 +24,7 @@ pub(crate) async fn handle(inner: Arc<Inner>, method: &Method, path: &str) -> Ht
             inner.limits.open(),
             inner.limits.max_total()
         );
-        *response.body_mut() = http_body_util::Full::new(message.into());
+        *response.body_mut() = crate::Body::from(message);
         return response;
     }
     match &inner.options.health_handler {
@@ -34,7 +34,7 @@ pub(crate) async fn handle(inner: Arc<Inner>, method: &Method, path: &str) -> Ht
             Err(message) => {
                 tracing::warn!(%message, "health check failed");
                 let mut response = bare(StatusCode::INTERNAL_SERVER_ERROR);
-                *response.body_mut() = http_body_util::Full::new(message.into());
+                *response.body_mut() = crate::Body::from(message);
                 response
             }
         },

@@ -6,25 +6,25 @@
 //! a push server (websocket sessions on `/events`, in-process or NATS pub/sub, resume with
 //! `since`; see [`push`]), and a graceful shutdown that drains in-flight requests.
 //!
+//! A processor gets its input as an argument and answers with its return value; the methods
+//! written are the operations served:
+//!
 //! ```
-//! use bahamut::{Context, Options, ProcessorResult, ProcessorSet, RetrieveManyProcessor, Server};
+//! use bahamut::{Errors, Options, Page, Processor, ProcessorContext, Server};
 //! use todo::model::{List, manager};
 //!
 //! struct Lists;
 //!
-//! impl RetrieveManyProcessor<List> for Lists {
-//!     async fn process_retrieve_many(&self, ctx: &mut Context<List>) -> ProcessorResult {
-//!         ctx.set_output_many(vec![List { name: "groceries".into(), ..List::default() }]);
-//!         Ok(())
+//! #[bahamut::processor]
+//! impl Processor<List> for Lists {
+//!     async fn retrieve_many(&self, _: &mut ProcessorContext<List>) -> Result<Page<List>, Errors> {
+//!         Ok(Page::all(vec![List { name: "groceries".into(), ..List::default() }]))
 //!     }
 //! }
 //!
-//! let options = Options::new()
-//!     .with_listen("127.0.0.1:8080".parse().unwrap())
-//!     .with_model(0, manager())
-//!     .with_model(1, manager());
+//! let options = Options::new().with_model(0, manager()).with_model(1, manager());
 //! let mut server = Server::new(options);
-//! server.register_processor(ProcessorSet::new(Lists).retrieve_many()).unwrap();
+//! server.register_processor(Lists).unwrap();
 //! assert_eq!(server.processors_count(), 1);
 //! // Then: server.run(shutdown_signal).await
 //! ```
@@ -33,7 +33,9 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+mod body;
 mod connection;
+mod cookie;
 pub mod cors;
 mod dispatch;
 pub mod events;
@@ -47,6 +49,8 @@ pub mod ratelimit;
 mod response;
 mod router;
 mod server;
+mod state;
+mod typed;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,14 +59,15 @@ pub use auth::{
     AuditRecord, Auditer, AuthAction, AuthContext, IdentifiableRetriever, RequestAuthenticator,
     RequestAuthorizer,
 };
+pub use bahamut_macros::processor;
+pub use body::Body;
+pub use cookie::{Cookie, SameSite};
 pub use cors::CorsPolicy;
+pub use elemental::{Errors, Operation};
 pub use events::EventPublisher;
 pub use meta::RouteInfo;
-pub use options::Options;
-pub use processor::{
-    Context, CreateProcessor, DeleteProcessor, InfoProcessor, Output, PatchProcessor,
-    ProcessorResult, ProcessorSet, RetrieveManyProcessor, RetrieveProcessor, UpdateProcessor,
-};
+pub use options::{ErrorTransformer, Options};
+pub use processor::{NotImplemented, Page, Processor, ProcessorContext};
 pub use push::{PushOptions, Pusher};
 pub use ratelimit::RateLimit;
 pub use server::{Server, ServerError};
@@ -72,4 +77,4 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// Any error a processor may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The responses the server writes.
-pub type HttpResponse = http::Response<http_body_util::Full<bytes::Bytes>>;
+pub type HttpResponse = http::Response<Body>;

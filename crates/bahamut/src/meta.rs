@@ -16,12 +16,12 @@ pub struct RouteInfo {
     pub verbs: Vec<String>,
 }
 
-/// The routes a model manager serves for the identities that have a processor, in the
+/// The routes a model manager serves for the operations that have a processor, in the
 /// reference's form: sorted by URL, verbs sorted. As in the reference, every identity that can
 /// be created under some parent also lists `POST /<category>`.
 pub fn routes_for(
     manager: &dyn ModelManager,
-    has_processor: &dyn Fn(&str) -> bool,
+    serves: &dyn Fn(&str, Operation) -> bool,
 ) -> Vec<RouteInfo> {
     let mut routes: BTreeMap<String, (String, BTreeSet<&'static str>)> = BTreeMap::new();
     let mut add = |url: String, category: &str, verb: &'static str| {
@@ -38,7 +38,7 @@ pub fn routes_for(
             .category
     };
     for (identity, operation, parent, _) in manager.relationships().iter() {
-        if !has_processor(identity) {
+        if !serves(identity, operation) {
             continue;
         }
         let category = category_of(identity);

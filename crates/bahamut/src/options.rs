@@ -21,6 +21,9 @@ pub type RouteHandler = Arc<
 >;
 /// A custom health check: `Err` answers 500 with the message.
 pub type HealthHandler = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// Transforms the errors a processor returns before they are answered (Go bahamut's
+/// `OptErrorTransformer`): to map an application's errors onto the client's, or add details.
+pub type ErrorTransformer = Arc<dyn Fn(elemental::Errors) -> elemental::Errors + Send + Sync>;
 /// Decides whether a request counts against an identity's rate limit.
 pub type RateLimitCondition = Arc<dyn Fn(&elemental::Request) -> bool + Send + Sync>;
 
@@ -117,6 +120,8 @@ pub struct Options {
     pub pre_stop_hook: Option<Hook>,
     /// Catch panics of processors and answer 500. Default on.
     pub recover_panics: bool,
+    /// Transforms the errors processors return before they are answered. Default none.
+    pub error_transformer: Option<ErrorTransformer>,
     /// Where the events of completed writes go. Default none (events are dropped).
     pub event_publisher: Option<Arc<dyn EventPublisher>>,
     /// Routes served by custom handlers (exact path -> handler), checked before model routes.
@@ -169,6 +174,7 @@ impl Options {
             post_start_hook: None,
             pre_stop_hook: None,
             recover_panics: true,
+            error_transformer: None,
             event_publisher: None,
             custom_routes: BTreeMap::new(),
             push: None,
@@ -369,6 +375,13 @@ impl Options {
     /// Turns panic recovery on or off.
     pub fn with_panic_recovery(mut self, on: bool) -> Self {
         self.recover_panics = on;
+        self
+    }
+
+    /// Transforms the errors processors return (not those of the pipeline, such as 401 or
+    /// 422) before they are answered.
+    pub fn with_error_transformer(mut self, transformer: ErrorTransformer) -> Self {
+        self.error_transformer = Some(transformer);
         self
     }
 

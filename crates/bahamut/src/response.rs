@@ -7,9 +7,10 @@ use elemental::{ACCEPTED_ENCODINGS, EncodingType, Errors};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use http_body_util::Full;
 
 use crate::HttpResponse;
+use crate::body::Body;
+use crate::cookie::Cookie;
 use crate::cors::CorsPolicy;
 
 /// What a model answer is made of, before headers are written.
@@ -22,6 +23,7 @@ pub(crate) struct Answer {
     pub next: Option<String>,
     pub messages: Vec<String>,
     pub location: Option<String>,
+    pub cookies: Vec<Cookie>,
 }
 
 /// What the server needs of the request to finish an answer.
@@ -111,6 +113,7 @@ pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpRespons
     {
         headers.insert("x-next", next);
     }
+    crate::cookie::add_cookies(&mut headers, &answer.cookies);
     build(status(answer.status), headers, body.into())
 }
 
@@ -226,7 +229,7 @@ pub(crate) fn preflight(cors: &CorsPolicy, request_headers: &HeaderMap) -> HttpR
 }
 
 fn build(status: StatusCode, headers: HeaderMap, body: Bytes) -> HttpResponse {
-    let mut response = http::Response::new(Full::new(body));
+    let mut response = http::Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response

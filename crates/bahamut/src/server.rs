@@ -28,11 +28,13 @@ use crate::connection::{
 };
 use crate::meta::{RouteInfo, routes_for, to_json_indented};
 use crate::options::{Options, RouteHandler};
-use crate::processor::{ErasedProcessor, ProcessorSet, Registered};
+use crate::processor::Processor;
 use crate::response::{
     Finish, bare, error_response, meta, method_not_allowed, not_found, preflight,
 };
 use crate::router::{Route, route};
+use crate::state::ServerState;
+use crate::typed::{ErasedProcessor, Typed};
 
 /// Why the server could not be set up or run.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +45,14 @@ pub enum ServerError {
     /// No processor is registered for this identity.
     #[error("no processor is registered for identity '{0}'")]
     NotRegistered(&'static str),
+    /// A processor serves an operation that no relationship of the model allows.
+    #[error("operation {operation} is not allowed on '{identity}' by the model's relationships")]
+    OperationNotAllowed {
+        /// The identity.
+        identity: &'static str,
+        /// The operation.
+        operation: Operation,
+    },
     /// No model manager was given.
     #[error("no model manager: add one with Options::with_model")]
     NoModel,
@@ -57,17 +67,6 @@ pub enum ServerError {
     /// The push server's pub/sub could not be connected.
     #[error("cannot connect the push pub/sub: {0}")]
     PubSub(String),
-}
-
-/// What the running server shares with its connections.
-pub(crate) struct Inner {
-    pub options: Options,
-    pub processors: HashMap<&'static str, Arc<dyn ErasedProcessor>>,
-    pub healthy: AtomicBool,
-    pub push: Option<Arc<crate::push::PushRuntime>>,
-    pub limits: Arc<ConnectionLimits>,
-    routes: BTreeMap<String, Vec<RouteInfo>>,
-    versions: BTreeMap<String, String>,
 }
 
 /// An API server: create it with options, register one processor per identity, then run it.
@@ -96,18 +95,68 @@ impl Server {
         self.options.push.as_ref().map(crate::push::Pusher::new)
     }
 
-    /// Registers the processor of an identity.
-    pub fn register_processor<T: Sparse, P: Send + Sync + 'static>(
+    /// Registers the processor of the identity `T`: it serves the operations its
+    /// `#[bahamut::processor]` block writes (501 for the others). An operation that no
+    /// relationship of the model allows for `T` is refused
+    /// ([`ServerError::OperationNotAllowed`]); a generic processor that writes every operation
+    /// registers with [`Self::register_processor_within_relationships`].
+    pub fn register_processor<T: Sparse, P: Processor<T>>(
         &mut self,
-        set: ProcessorSet<T, P>,
+        processor: P,
     ) -> Result<(), ServerError> {
-        let identity = T::IDENTITY.name;
-        if self.processors.contains_key(identity) {
-            return Err(ServerError::AlreadyRegistered(identity));
+        if self.options.model_managers.is_empty() {
+            return Err(ServerError::NoModel);
         }
-        self.processors
-            .insert(identity, Arc::new(Registered::new(set)));
+        if let Some(operation) = P::OPERATIONS
+            .iter()
+            .copied()
+            .find(|operation| !self.allows(T::IDENTITY, *operation))
+        {
+            return Err(ServerError::OperationNotAllowed {
+                identity: T::IDENTITY.name,
+                operation,
+            });
+        }
+        self.insert(T::IDENTITY, Typed::new(processor, P::OPERATIONS.to_vec()))
+    }
+
+    /// Registers the processor of the identity `T` for those of its operations that the
+    /// model's relationships allow for `T` (the others answer 405 before reaching it): the
+    /// registration of generic processors, such as storage-backed ones.
+    pub fn register_processor_within_relationships<T: Sparse, P: Processor<T>>(
+        &mut self,
+        processor: P,
+    ) -> Result<(), ServerError> {
+        let allowed = P::OPERATIONS
+            .iter()
+            .copied()
+            .filter(|operation| self.allows(T::IDENTITY, *operation))
+            .collect();
+        self.insert(T::IDENTITY, Typed::new(processor, allowed))
+    }
+
+    fn insert(
+        &mut self,
+        identity: Identity,
+        processor: impl ErasedProcessor + 'static,
+    ) -> Result<(), ServerError> {
+        if self.processors.contains_key(identity.name) {
+            return Err(ServerError::AlreadyRegistered(identity.name));
+        }
+        self.processors.insert(identity.name, Arc::new(processor));
         Ok(())
+    }
+
+    /// Whether a relationship of some model version allows `operation` on `identity` (under
+    /// any parent). A `PATCH` served through `update` (with a retriever) needs `patch` allowed
+    /// at request time, like any other request.
+    fn allows(&self, identity: Identity, operation: Operation) -> bool {
+        self.options.model_managers.values().any(|manager| {
+            manager
+                .relationships()
+                .iter()
+                .any(|(name, allowed, _, _)| name == identity.name && allowed == operation)
+        })
     }
 
     /// Removes the processor of an identity.
@@ -120,7 +169,9 @@ impl Server {
 
     /// The operations served for an identity, if it has a processor.
     pub fn processor_for_identity(&self, identity: Identity) -> Option<Vec<Operation>> {
-        self.processors.get(identity.name).map(|p| p.operations())
+        self.processors
+            .get(identity.name)
+            .map(|p| p.operations().to_vec())
     }
 
     /// How many processors are registered.
@@ -135,7 +186,11 @@ impl Server {
 
     /// The routes served, by API version.
     pub fn routes_info(&self) -> BTreeMap<String, Vec<RouteInfo>> {
-        let has = |name: &str| self.processors.contains_key(name);
+        let has = |name: &str, operation: Operation| {
+            self.processors
+                .get(name)
+                .is_some_and(|p| p.operations().contains(&operation))
+        };
         self.options
             .model_managers
             .iter()
@@ -184,7 +239,7 @@ impl Server {
             self.options.max_connections,
             self.options.max_connections_per_ip,
         );
-        let inner = Arc::new(Inner {
+        let inner = Arc::new(ServerState {
             routes: self.routes_info(),
             versions: self.versions_info(),
             limits,
@@ -265,7 +320,7 @@ async fn listener(
 }
 
 async fn accept_until(
-    inner: Arc<Inner>,
+    inner: Arc<ServerState>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
     stop: watch::Receiver<bool>,
@@ -323,7 +378,7 @@ async fn drain(mut connections: JoinSet<()>, timeout: std::time::Duration) {
 /// it, or shutdown: then the request in progress (or one whose head is arriving) is answered
 /// with `Connection: close`, and the connection closes once idle.
 async fn serve_connection(
-    inner: Arc<Inner>,
+    inner: Arc<ServerState>,
     stream: TcpStream,
     remote: SocketAddr,
     mut stop: watch::Receiver<bool>,
@@ -386,7 +441,7 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
-async fn read_body(inner: &Inner, body: Incoming) -> Result<Bytes, Errors> {
+async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors> {
     let max = inner.options.max_body_size;
     let timeout = inner.options.body_timeout;
     let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, max).collect()).await
@@ -424,7 +479,7 @@ async fn read_body(inner: &Inner, body: Incoming) -> Result<Bytes, Errors> {
 }
 
 async fn handle(
-    inner: Arc<Inner>,
+    inner: Arc<ServerState>,
     request: http::Request<Incoming>,
     remote: SocketAddr,
 ) -> HttpResponse {
@@ -505,7 +560,7 @@ async fn custom(handler: &RouteHandler, parts: http::request::Parts, body: Bytes
 
 /// Serves health checks until the task is aborted (after the drain, so that it answers 503
 /// while ReST drains).
-async fn serve_health(inner: Arc<Inner>, listener: TcpListener) {
+async fn serve_health(inner: Arc<ServerState>, listener: TcpListener) {
     let mut backoff = AcceptBackoff::new();
     loop {
         let stream = match listener.accept().await {

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bahamut::{
-    AuditRecord, Auditer, AuthAction, AuthContext, BoxFuture, Context, CreateProcessor,
-    DeleteProcessor, EventPublisher, IdentifiableRetriever, Options, ProcessorResult, ProcessorSet,
-    RateLimit, RequestAuthenticator, RequestAuthorizer, RetrieveManyProcessor, RetrieveProcessor,
-    Server, ServerError, UpdateProcessor,
+    AuditRecord, Auditer, AuthAction, AuthContext, BoxFuture, Errors, EventPublisher,
+    IdentifiableRetriever, Options, Page, Processor, ProcessorContext, RateLimit,
+    RequestAuthenticator, RequestAuthorizer, Server, ServerError,
 };
 use elemental::{Event, EventType, Identifiable, ModelIdentity, Request};
 use testkit::{RawResponse, request, send};
@@ -21,56 +20,59 @@ struct Probe {
     started: Arc<tokio::sync::Notify>,
 }
 
-impl RetrieveManyProcessor<List> for Probe {
-    async fn process_retrieve_many(&self, ctx: &mut Context<List>) -> ProcessorResult {
-        ctx.add_message("first");
-        ctx.add_message("second");
-        ctx.set_next("cursor-2");
-        ctx.set_count(42);
-        let claims = ctx.claims().join(",");
-        ctx.set_output_many(vec![List {
-            name: claims,
-            ..List::default()
-        }]);
-        Ok(())
+fn list(name: &str) -> List {
+    List {
+        name: name.into(),
+        ..List::default()
     }
 }
 
-impl RetrieveProcessor<List> for Probe {
-    async fn process_retrieve(&self, ctx: &mut Context<List>) -> ProcessorResult {
+#[bahamut::processor]
+impl Processor<List> for Probe {
+    async fn retrieve_many(&self, ctx: &mut ProcessorContext<List>) -> Result<Page<List>, Errors> {
+        ctx.add_message("first");
+        ctx.add_message("second");
+        let claims = ctx.claims().join(",");
+        Ok(Page::new(vec![list(&claims)], 42, Some("cursor-2".into())))
+    }
+
+    async fn retrieve(&self, ctx: &mut ProcessorContext<List>) -> Result<List, Errors> {
         match ctx.request().object_id.as_str() {
             "panic" => panic!("boom"),
             "slow" => {
                 self.started.notify_one();
                 tokio::time::sleep(Duration::from_millis(600)).await;
-                ctx.set_output(List {
-                    name: "slow".into(),
-                    ..List::default()
-                });
+                Ok(list("slow"))
             }
-            "redirect" => ctx.set_redirect("https://example.com/elsewhere"),
+            "redirect" => {
+                ctx.set_redirect("https://example.com/elsewhere");
+                Ok(list("elsewhere"))
+            }
             "teapot" => {
                 ctx.set_status(418);
-                ctx.set_output(List {
-                    name: "tea".into(),
-                    ..List::default()
-                });
+                Ok(list("tea"))
             }
-            "foreign" => return Err("disk on fire".into()),
-            id => ctx.set_output(List {
+            "foreign" => Err(elemental::Error::new(
+                "Internal Server Error",
+                "disk on fire",
+                "elemental",
+                500,
+            )
+            .into()),
+            id => Ok(List {
                 id: id.into(),
                 name: "found".into(),
                 secret: "hidden".into(),
                 ..List::default()
             }),
         }
-        Ok(())
     }
-}
 
-impl CreateProcessor<List> for Probe {
-    async fn process_create(&self, ctx: &mut Context<List>) -> ProcessorResult {
-        let mut list = ctx.take_input().unwrap_or_default();
+    async fn create(
+        &self,
+        ctx: &mut ProcessorContext<List>,
+        mut list: List,
+    ) -> Result<List, Errors> {
         list.set_id("new-id");
         ctx.enqueue_event(Event::new(
             EventType::Create,
@@ -78,36 +80,33 @@ impl CreateProcessor<List> for Probe {
             &serde_json::json!({"note": "first"}),
             elemental::EncodingType::Json,
         )?);
-        ctx.set_output(list);
-        Ok(())
+        Ok(list)
     }
-}
 
-impl UpdateProcessor<List> for Probe {
-    async fn process_update(&self, ctx: &mut Context<List>) -> ProcessorResult {
-        let mut list = ctx.take_input().unwrap_or_default();
+    async fn update(
+        &self,
+        ctx: &mut ProcessorContext<List>,
+        mut list: List,
+    ) -> Result<List, Errors> {
         list.description = format!(
             "stored was {}",
             ctx.stored().map_or("none", |s| s.name.as_str())
         );
-        ctx.set_output(list);
-        Ok(())
+        Ok(list)
     }
-}
 
-impl DeleteProcessor<List> for Probe {
-    async fn process_delete(&self, _ctx: &mut Context<List>) -> ProcessorResult {
-        Ok(())
+    async fn delete(&self, ctx: &mut ProcessorContext<List>) -> Result<List, Errors> {
+        ctx.set_status(204);
+        Ok(list("deleted"))
     }
 }
 
 struct Tasks;
 
-impl CreateProcessor<Task> for Tasks {
-    async fn process_create(&self, ctx: &mut Context<Task>) -> ProcessorResult {
-        let task = ctx.take_input().unwrap_or_default();
-        ctx.set_output(task);
-        Ok(())
+#[bahamut::processor]
+impl Processor<Task> for Tasks {
+    async fn create(&self, _: &mut ProcessorContext<Task>, task: Task) -> Result<Task, Errors> {
+        Ok(task)
     }
 }
 
@@ -116,15 +115,8 @@ fn probe_server(
     started: Arc<tokio::sync::Notify>,
 ) -> Result<Server, ServerError> {
     let mut server = Server::new(options.with_model(0, manager()).with_model(1, manager()));
-    server.register_processor(
-        ProcessorSet::new(Probe { started })
-            .retrieve_many()
-            .retrieve()
-            .create()
-            .update()
-            .delete(),
-    )?;
-    server.register_processor(ProcessorSet::new(Tasks).create())?;
+    server.register_processor(Probe { started })?;
+    server.register_processor(Tasks)?;
     Ok(server)
 }
 
@@ -163,7 +155,7 @@ fn concealed(r: &RawResponse) -> String {
 async fn registration_and_info() {
     let mut server = probe_server(Options::new(), Arc::new(tokio::sync::Notify::new())).unwrap();
     assert_eq!(server.processors_count(), 2);
-    let again = server.register_processor(ProcessorSet::new(Tasks).create());
+    let again = server.register_processor(Tasks);
     assert_eq!(
         again.unwrap_err().to_string(),
         "a processor is already registered for identity 'task'"
@@ -195,7 +187,7 @@ async fn processor_outputs_and_headers() {
     // Secrets never leave.
     let r = get(s.addr, "/lists/abc", &[]).await;
     assert!(r.text().contains(r#""secret":"""#), "{}", r.text());
-    // No output: 204.
+    // A 204 status: no body.
     let r = send(s.addr, &request("DELETE", "/lists/abc", &[], "")).await;
     assert_eq!((r.status, r.body.len()), (204, 0));
     // A foreign error is a 500 from elemental; its text stays in the logs.
@@ -455,7 +447,7 @@ async fn audit_once_per_request_with_its_error() {
 async fn custom_root_handler_and_custom_route() {
     let root: bahamut::options::RouteHandler = Arc::new(|_, _| {
         Box::pin(async {
-            let mut r = http::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(
+            let mut r = http::Response::new(bahamut::Body::from(bytes::Bytes::from_static(
                 b"hello world",
             )));
             *r.status_mut() = http::StatusCode::IM_A_TEAPOT;
@@ -472,7 +464,7 @@ async fn custom_root_handler_and_custom_route() {
             Arc::new(|parts, body| {
                 Box::pin(async move {
                     let text = format!("{} {}", parts.method, String::from_utf8_lossy(&body));
-                    http::Response::new(http_body_util::Full::new(bytes::Bytes::from(text)))
+                    http::Response::new(bahamut::Body::from(text))
                 })
             }),
         );

@@ -4,15 +4,22 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use bahamut::{Context, ProcessorResult, ProcessorSet, RetrieveProcessor, Server};
+use bahamut::{Errors, Processor, ProcessorContext, Server};
 use testkit::{request, send};
 use todo::model::{List, manager};
 
 struct Failing;
 
-impl RetrieveProcessor<List> for Failing {
-    async fn process_retrieve(&self, _ctx: &mut Context<List>) -> ProcessorResult {
-        Err("SQLITE_CORRUPT: database disk image is malformed (table secret_things)".into())
+#[bahamut::processor]
+impl Processor<List> for Failing {
+    async fn retrieve(&self, _: &mut ProcessorContext<List>) -> Result<List, Errors> {
+        Err(elemental::Error::new(
+            "Internal Server Error",
+            "SQLITE_CORRUPT: database disk image is malformed (table secret_things)",
+            "elemental",
+            500,
+        )
+        .into())
     }
 }
 
@@ -44,7 +51,7 @@ async fn a_500_hides_its_detail_from_the_client_and_logs_it_with_the_trace() {
         .init();
     let s = testkit::start(|o| {
         let mut server = Server::new(o.with_model(0, manager()));
-        server.register_processor(ProcessorSet::<List, _>::new(Failing).retrieve())?;
+        server.register_processor(Failing)?;
         Ok(server)
     })
     .await;

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bahamut::{Context, CreateProcessor, Options, ProcessorResult, ProcessorSet, Server};
+use bahamut::{Errors, Options, Processor, ProcessorContext, Server};
 use testkit::{RawResponse, request, send};
 use todo::model::{List, manager};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -13,18 +13,17 @@ use tokio::net::{TcpSocket, TcpStream};
 
 struct Echo;
 
-impl CreateProcessor<List> for Echo {
-    async fn process_create(&self, ctx: &mut Context<List>) -> ProcessorResult {
-        let list = ctx.take_input().unwrap_or_default();
-        ctx.set_output(list);
-        Ok(())
+#[bahamut::processor]
+impl Processor<List> for Echo {
+    async fn create(&self, _: &mut ProcessorContext<List>, list: List) -> Result<List, Errors> {
+        Ok(list)
     }
 }
 
 async fn start(options: impl FnOnce(Options) -> Options + Send + 'static) -> testkit::Running {
     testkit::start(move |o| {
         let mut server = Server::new(options(o.with_model(0, manager())));
-        server.register_processor(ProcessorSet::<List, _>::new(Echo).create())?;
+        server.register_processor(Echo)?;
         Ok(server)
     })
     .await

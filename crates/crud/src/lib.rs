@@ -17,7 +17,9 @@
 //!     .with_model(0, manager())
 //!     .with_retriever(Arc::new(crud::StoreRetriever::new(store.clone(), manager())));
 //! let mut server = bahamut::Server::new(options);
-//! server.register_processor(crud::processor::<ExternalNetwork>(store)).unwrap();
+//! server
+//!     .register_processor_within_relationships(crud::processor::<ExternalNetwork>(store))
+//!     .unwrap();
 //! ```
 
 #![forbid(unsafe_code)]
@@ -28,12 +30,8 @@ mod ids;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use bahamut::{
-    BoxFuture, Context as Ctx, CreateProcessor, DeleteProcessor, IdentifiableRetriever,
-    InfoProcessor, PatchProcessor, ProcessorResult, ProcessorSet, RetrieveManyProcessor,
-    RetrieveProcessor, UpdateProcessor,
-};
-use elemental::{EncodingType, Error, Identifiable, ModelManager, Request, Sparse};
+use bahamut::{BoxFuture, IdentifiableRetriever, Page, Processor, ProcessorContext};
+use elemental::{EncodingType, Error, Errors, Identifiable, ModelManager, Request, Sparse};
 use manipulate::{Context, Manipulator};
 
 pub use ids::ObjectIds;
@@ -91,8 +89,9 @@ impl<T: Sparse> CrudProcessor<T> {
     }
 }
 
-/// Every operation of `T` served from `store`.
-pub fn processor<T: Sparse>(store: Arc<dyn Manipulator>) -> ProcessorSet<T, CrudProcessor<T>> {
+/// Every operation of `T` served from `store` (register it with
+/// `Server::register_processor_within_relationships`).
+pub fn processor<T: Sparse>(store: Arc<dyn Manipulator>) -> CrudProcessor<T> {
     processor_with_hooks(store, Arc::new(NoHooks))
 }
 
@@ -100,15 +99,8 @@ pub fn processor<T: Sparse>(store: Arc<dyn Manipulator>) -> ProcessorSet<T, Crud
 pub fn processor_with_hooks<T: Sparse>(
     store: Arc<dyn Manipulator>,
     hooks: Arc<dyn Hooks<T>>,
-) -> ProcessorSet<T, CrudProcessor<T>> {
-    ProcessorSet::new(CrudProcessor::new(store, hooks))
-        .retrieve_many()
-        .retrieve()
-        .create()
-        .update()
-        .patch()
-        .delete()
-        .info()
+) -> CrudProcessor<T> {
+    CrudProcessor::new(store, hooks)
 }
 
 fn context(request: &Request) -> Result<Context, Error> {
@@ -199,39 +191,27 @@ fn now() -> serde_json::Value {
     ))
 }
 
-impl<T: Sparse> RetrieveManyProcessor<T> for CrudProcessor<T> {
-    async fn process_retrieve_many(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+#[bahamut::processor]
+impl<T: Sparse> Processor<T> for CrudProcessor<T> {
+    async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
         let store_ctx = context(ctx.request())?;
         require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
         let (objects, total, next) =
             manipulate::retrieve_many::<T>(self.store.as_ref(), &store_ctx)
                 .await
                 .map_err(Error::from)?;
-        ctx.set_count(total);
-        if let Some(next) = next {
-            ctx.set_next(next);
-        }
-        ctx.set_output_many(objects);
-        Ok(())
+        Ok(Page::new(objects, total, next))
     }
-}
 
-impl<T: Sparse> RetrieveProcessor<T> for CrudProcessor<T> {
-    async fn process_retrieve(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+    async fn retrieve(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {
         let store_ctx = context(ctx.request())?;
-        let object =
-            retrieve_matching::<T>(self.store.as_ref(), &ctx.request().object_id, &store_ctx)
-                .await?;
-        ctx.set_output(object);
-        Ok(())
+        let id = &ctx.request().object_id;
+        Ok(retrieve_matching::<T>(self.store.as_ref(), id, &store_ctx).await?)
     }
-}
 
-impl<T: Sparse> CreateProcessor<T> for CrudProcessor<T> {
-    async fn process_create(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
+    async fn create(&self, ctx: &mut ProcessorContext<T>, mut object: T) -> Result<T, Errors> {
         let store_ctx = context(ctx.request())?;
         require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
-        let mut object = ctx.take_input().unwrap_or_default();
         object.set_id(&self.ids.next_id());
         object.set_namespace(&store_ctx.namespace);
         let request = ctx.request();
@@ -245,14 +225,48 @@ impl<T: Sparse> CreateProcessor<T> for CrudProcessor<T> {
         let created = manipulate::create(self.store.as_ref(), &object, &store_ctx)
             .await
             .map_err(|e| self.hooks.create_failed(Error::from(e), &object))?;
-        ctx.set_output(created);
-        Ok(())
+        Ok(created)
+    }
+
+    async fn update(&self, ctx: &mut ProcessorContext<T>, object: T) -> Result<T, Errors> {
+        self.replace(ctx, object).await
+    }
+
+    async fn patch(&self, ctx: &mut ProcessorContext<T>, patch: T::Sparse) -> Result<T, Errors> {
+        let store_ctx = context(ctx.request())?;
+        let id = &ctx.request().object_id;
+        let mut object = retrieve_matching::<T>(self.store.as_ref(), id, &store_ctx).await?;
+        object.patch(&patch);
+        object.validate()?;
+        self.replace(ctx, object).await
+    }
+
+    async fn delete(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {
+        let store_ctx = context(ctx.request())?;
+        let id = &ctx.request().object_id;
+        let stored = retrieve_matching::<T>(self.store.as_ref(), id, &store_ctx).await?;
+        self.hooks.before_delete(&stored, &store_ctx).await?;
+        let deleted = manipulate::delete::<T>(self.store.as_ref(), id, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        Ok(deleted)
+    }
+
+    async fn info(&self, ctx: &mut ProcessorContext<T>) -> Result<u64, Errors> {
+        let store_ctx = context(ctx.request())?;
+        require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
+        let count = self
+            .store
+            .count(T::IDENTITY, &store_ctx)
+            .await
+            .map_err(Error::from)?;
+        Ok(count)
     }
 }
 
 impl<T: Sparse> CrudProcessor<T> {
     /// Stores `object` over the stored version: id, namespace, parent and creation time are kept.
-    async fn replace(&self, ctx: &mut Ctx<T>, object: T) -> ProcessorResult {
+    async fn replace(&self, ctx: &ProcessorContext<T>, object: T) -> Result<T, Errors> {
         let store_ctx = context(ctx.request())?;
         let id = ctx.request().object_id.clone();
         let stored = retrieve_matching::<T>(self.store.as_ref(), &id, &store_ctx).await?;
@@ -273,56 +287,7 @@ impl<T: Sparse> CrudProcessor<T> {
         let updated = manipulate::update(self.store.as_ref(), &object, &store_ctx)
             .await
             .map_err(Error::from)?;
-        ctx.set_output(updated);
-        Ok(())
-    }
-}
-
-impl<T: Sparse> UpdateProcessor<T> for CrudProcessor<T> {
-    async fn process_update(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
-        let object = ctx.take_input().unwrap_or_default();
-        self.replace(ctx, object).await
-    }
-}
-
-impl<T: Sparse> PatchProcessor<T> for CrudProcessor<T> {
-    async fn process_patch(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
-        let store_ctx = context(ctx.request())?;
-        let id = ctx.request().object_id.clone();
-        let mut object = retrieve_matching::<T>(self.store.as_ref(), &id, &store_ctx).await?;
-        if let Some(sparse) = ctx.sparse_input() {
-            object.patch(sparse);
-        }
-        object.validate()?;
-        self.replace(ctx, object).await
-    }
-}
-
-impl<T: Sparse> DeleteProcessor<T> for CrudProcessor<T> {
-    async fn process_delete(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
-        let store_ctx = context(ctx.request())?;
-        let id = ctx.request().object_id.clone();
-        let stored = retrieve_matching::<T>(self.store.as_ref(), &id, &store_ctx).await?;
-        self.hooks.before_delete(&stored, &store_ctx).await?;
-        let deleted = manipulate::delete::<T>(self.store.as_ref(), &id, &store_ctx)
-            .await
-            .map_err(Error::from)?;
-        ctx.set_output(deleted);
-        Ok(())
-    }
-}
-
-impl<T: Sparse> InfoProcessor<T> for CrudProcessor<T> {
-    async fn process_info(&self, ctx: &mut Ctx<T>) -> ProcessorResult {
-        let store_ctx = context(ctx.request())?;
-        require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
-        let count = self
-            .store
-            .count(T::IDENTITY, &store_ctx)
-            .await
-            .map_err(Error::from)?;
-        ctx.set_count(count);
-        Ok(())
+        Ok(updated)
     }
 }
 

@@ -8,10 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use bahamut::{
-    Context, CreateProcessor, DeleteProcessor, Options, ProcessorResult, ProcessorSet,
-    RetrieveManyProcessor, RetrieveProcessor, Server, ServerError, UpdateProcessor,
-};
+use bahamut::{Errors, Options, Page, Processor, ProcessorContext, Server, ServerError};
 use elemental::{Error, Identity, Sparse};
 
 use crate::model::{List, Task, User, manager};
@@ -76,38 +73,27 @@ impl<T: DemoModel> MemoryProcessor<T> {
     }
 }
 
-fn input<T: Sparse>(ctx: &mut Context<T>) -> T {
-    ctx.take_input().unwrap_or_default()
-}
-
-impl<T: DemoModel> RetrieveManyProcessor<T> for MemoryProcessor<T> {
-    async fn process_retrieve_many(&self, ctx: &mut Context<T>) -> ProcessorResult {
+#[bahamut::processor]
+impl<T: DemoModel> Processor<T> for MemoryProcessor<T> {
+    async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
         let parent = ctx.request().parent_identity;
-        let parent_id = ctx.request().parent_id.clone();
+        let parent_id = &ctx.request().parent_id;
         let objects: Vec<T> = self
             .objects()
             .values()
             .filter(|o| parent == Identity::ROOT || o.parent().0 == parent_id)
             .cloned()
             .collect();
-        ctx.set_count(objects.len() as u64);
-        ctx.set_output_many(objects);
-        Ok(())
+        Ok(Page::all(objects))
     }
-}
 
-impl<T: DemoModel> RetrieveProcessor<T> for MemoryProcessor<T> {
-    async fn process_retrieve(&self, ctx: &mut Context<T>) -> ProcessorResult {
-        let id = ctx.request().object_id.clone();
-        let found = self.objects().get(&id).cloned();
-        ctx.set_output(found.ok_or_else(|| self.not_found(&id))?);
-        Ok(())
+    async fn retrieve(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {
+        let id = &ctx.request().object_id;
+        let found = self.objects().get(id).cloned();
+        Ok(found.ok_or_else(|| self.not_found(id))?)
     }
-}
 
-impl<T: DemoModel> CreateProcessor<T> for MemoryProcessor<T> {
-    async fn process_create(&self, ctx: &mut Context<T>) -> ProcessorResult {
-        let mut object = input(ctx);
+    async fn create(&self, ctx: &mut ProcessorContext<T>, mut object: T) -> Result<T, Errors> {
         let id = self.ids.next_id();
         object.set_id(&id);
         let request = ctx.request();
@@ -115,45 +101,24 @@ impl<T: DemoModel> CreateProcessor<T> for MemoryProcessor<T> {
             object.set_parent(&request.parent_id, request.parent_identity.name);
         }
         self.objects().insert(id, object.clone());
-        ctx.set_output(object);
-        Ok(())
+        Ok(object)
     }
-}
 
-impl<T: DemoModel> UpdateProcessor<T> for MemoryProcessor<T> {
-    async fn process_update(&self, ctx: &mut Context<T>) -> ProcessorResult {
-        let id = ctx.request().object_id.clone();
-        let mut object = input(ctx);
+    async fn update(&self, ctx: &mut ProcessorContext<T>, mut object: T) -> Result<T, Errors> {
+        let id = &ctx.request().object_id;
         let mut objects = self.objects();
-        let stored = objects.get_mut(&id).ok_or_else(|| self.not_found(&id))?;
+        let stored = objects.get_mut(id).ok_or_else(|| self.not_found(id))?;
         let (parent_id, parent_type) = stored.parent();
         object.set_parent(parent_id, parent_type);
         *stored = object.clone();
-        drop(objects);
-        ctx.set_output(object);
-        Ok(())
+        Ok(object)
     }
-}
 
-impl<T: DemoModel> DeleteProcessor<T> for MemoryProcessor<T> {
-    async fn process_delete(&self, ctx: &mut Context<T>) -> ProcessorResult {
-        let id = ctx.request().object_id.clone();
-        let removed = self.objects().remove(&id);
-        ctx.set_output(removed.ok_or_else(|| self.not_found(&id))?);
-        Ok(())
+    async fn delete(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {
+        let id = &ctx.request().object_id;
+        let removed = self.objects().remove(id);
+        Ok(removed.ok_or_else(|| self.not_found(id))?)
     }
-}
-
-fn processor<T: DemoModel>(
-    ids: &Arc<ObjectIds>,
-    service: &str,
-) -> ProcessorSet<T, MemoryProcessor<T>> {
-    ProcessorSet::new(MemoryProcessor::new(ids.clone(), service))
-        .retrieve_many()
-        .retrieve()
-        .create()
-        .update()
-        .delete()
 }
 
 /// The demo server: the todo model as versions 0 and 1, one memory processor per identity.
@@ -162,8 +127,15 @@ pub fn server(options: Options) -> Result<Server, ServerError> {
     let options = options.with_model(0, manager()).with_model(1, manager());
     let ids = Arc::new(ObjectIds::new());
     let mut server = Server::new(options);
-    server.register_processor(processor::<List>(&ids, &service))?;
-    server.register_processor(processor::<Task>(&ids, &service))?;
-    server.register_processor(processor::<User>(&ids, &service))?;
+    server.register_processor_within_relationships::<List, _>(MemoryProcessor::new(
+        ids.clone(),
+        &service,
+    ))?;
+    server.register_processor_within_relationships::<Task, _>(MemoryProcessor::new(
+        ids.clone(),
+        &service,
+    ))?;
+    server
+        .register_processor_within_relationships::<User, _>(MemoryProcessor::new(ids, &service))?;
     Ok(server)
 }

@@ -19,7 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use super::frames::{OpcodeRewriter, TextAsBinary};
-use super::hub::frame;
+use super::hub::{Subscription, frame};
 use super::{Hub, Published, PushOptions, SessionInfo};
 use crate::HttpResponse;
 use crate::response::{Finish, bare, error_response};
@@ -161,6 +161,9 @@ pub(crate) async fn upgrade(
         }
     }
     let accept = derive_accept_key(key.as_bytes());
+    // Subscribed before the 101 is sent: an event published once the client holds its
+    // answer reaches the session.
+    let subscription = push.hub.subscribe(settings.since);
     tokio::spawn(async move {
         match hyper::upgrade::on(&mut request).await {
             Ok(upgraded) => {
@@ -172,9 +175,12 @@ pub(crate) async fn upgrade(
                     Some(socket_config()),
                 )
                 .await;
-                run(push, socket, settings).await;
+                run(push, socket, settings, subscription).await;
             }
-            Err(e) => tracing::debug!(error = %e, "push upgrade failed"),
+            Err(e) => {
+                push.hub.unsubscribe(subscription.id);
+                tracing::debug!(error = %e, "push upgrade failed");
+            }
         }
     });
     let mut response = bare(StatusCode::SWITCHING_PROTOCOLS);
@@ -347,12 +353,16 @@ fn close_reason(reason: String) -> Utf8Bytes {
     reason.into()
 }
 
-async fn run(push: Arc<PushRuntime>, mut socket: Socket, settings: Settings) {
+async fn run(
+    push: Arc<PushRuntime>,
+    mut socket: Socket,
+    settings: Settings,
+    subscription: Subscription,
+) {
     if let Some(handler) = &push.options.dispatch_handler {
         handler.on_push_session_start(&settings.info);
     }
     let since = settings.since;
-    let subscription = push.hub.subscribe(since);
     let id = subscription.id;
     let mut session = Session {
         settings,

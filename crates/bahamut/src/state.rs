@@ -1,0 +1,21 @@
+//! What a running server shares with its connections, health checks and push sessions.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::connection::ConnectionLimits;
+use crate::meta::RouteInfo;
+use crate::options::Options;
+use crate::typed::ErasedProcessor;
+
+/// The state of a running server.
+pub(crate) struct ServerState {
+    pub options: Options,
+    pub processors: HashMap<&'static str, Arc<dyn ErasedProcessor>>,
+    pub healthy: AtomicBool,
+    pub push: Option<Arc<crate::push::PushRuntime>>,
+    pub limits: Arc<ConnectionLimits>,
+    pub routes: BTreeMap<String, Vec<RouteInfo>>,
+    pub versions: BTreeMap<String, String>,
+}

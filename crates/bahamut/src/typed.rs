@@ -1,0 +1,381 @@
+//! The typed step, called once per request on a model route: decode the body into the
+//! generated model, validate it, call the processor's method with it, encode the answer and
+//! the automatic event. [`ErasedProcessor`] is the processor with its model type erased, as the
+//! server keeps it; it returns an [`Outcome`] and never calls the dispatch back.
+
+use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use elemental::{
+    EncodingType, Error, Errors, Event, EventType, Identifiable, Operation, Request, Sparse,
+    validate_advanced_specification,
+};
+use futures_util::FutureExt;
+
+use crate::auth::IdentifiableRetriever;
+use crate::options::ErrorTransformer;
+use crate::processor::{Page, Processor, ProcessorContext};
+use crate::response::Answer;
+use crate::{BoxFuture, HttpResponse};
+
+/// What the typed step needs besides the processor.
+pub(crate) struct Job {
+    pub request: Request,
+    pub claims: Vec<String>,
+    pub retriever: Option<Arc<dyn IdentifiableRetriever>>,
+    pub recover_panics: bool,
+    pub error_transformer: Option<ErrorTransformer>,
+}
+
+/// What the typed step produced.
+pub(crate) enum Outcome {
+    /// An answer to write, and the events to publish.
+    Answer(Answer, Vec<Event>),
+    /// The processor took over the response.
+    Custom(HttpResponse, Vec<Event>),
+    /// Errors to answer.
+    Failed(Errors),
+}
+
+/// A registered processor, its model type erased.
+pub(crate) trait ErasedProcessor: Send + Sync {
+    /// The operations served.
+    fn operations(&self) -> &[Operation];
+    /// Runs the typed step of one request.
+    fn run(&self, job: Job) -> BoxFuture<'static, Outcome>;
+}
+
+/// The processor `P` of the model `T`, serving `operations` (its own, or those of them that
+/// the relationships allow).
+pub(crate) struct Typed<T, P> {
+    processor: Arc<P>,
+    operations: Vec<Operation>,
+    model: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T: Sparse, P: Processor<T>> Typed<T, P> {
+    pub(crate) fn new(processor: P, operations: Vec<Operation>) -> Self {
+        Self {
+            processor: Arc::new(processor),
+            operations,
+            model: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<T: Sparse, P: Processor<T>> ErasedProcessor for Typed<T, P> {
+    fn operations(&self) -> &[Operation] {
+        &self.operations
+    }
+
+    fn run(&self, job: Job) -> BoxFuture<'static, Outcome> {
+        Box::pin(run::<T, P>(self.processor.clone(), job))
+    }
+}
+
+/// The processor method to call, with its input.
+enum Call<T: Sparse> {
+    RetrieveMany,
+    Retrieve,
+    Create(T),
+    Update(T),
+    Patch(T::Sparse),
+    Delete,
+    Info,
+}
+
+/// What the processor answered.
+enum Answered<T> {
+    One(T),
+    Page(Page<T>),
+    Count(u64),
+}
+
+fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Error {
+    Error::new(title, description, "bahamut", code)
+}
+
+async fn run<T: Sparse, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome {
+    let Job {
+        mut request,
+        claims,
+        retriever,
+        recover_panics,
+        error_transformer,
+    } = job;
+    let operation = request.operation;
+    let (call, stored) = match prepare::<T>(&request, retriever.as_deref()).await {
+        Ok(prepared) => prepared,
+        Err(errors) => return Outcome::Failed(errors),
+    };
+    // Decoded: the body's bytes are released now rather than at the end of the request.
+    request.data = Bytes::new();
+    let mut ctx = ProcessorContext::<T>::new(request, claims);
+    ctx.stored = stored;
+    let called = AssertUnwindSafe(call_processor(processor.as_ref(), &mut ctx, call));
+    let result = match recover_panics {
+        true => called.catch_unwind().await,
+        false => Ok(called.await),
+    };
+    let answered = match result {
+        Ok(Ok(answered)) => answered,
+        Ok(Err(error)) => {
+            let errors: Errors = error.into();
+            return Outcome::Failed(match &error_transformer {
+                Some(transform) => transform(errors),
+                None => errors,
+            });
+        }
+        Err(payload) => return Outcome::Failed(panicked::<T>(payload.as_ref(), operation)),
+    };
+    finish(ctx, answered, operation)
+}
+
+fn panicked<T: Sparse>(payload: &(dyn std::any::Any + Send), operation: Operation) -> Errors {
+    let message = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string());
+    tracing::error!(panic = %message, operation = %operation, identity = T::IDENTITY.name, "processor panicked");
+    Errors::from(bahamut_error(
+        "Internal Server Error",
+        format!("panic: {message}"),
+        500,
+    ))
+}
+
+async fn call_processor<T: Sparse, P: Processor<T>>(
+    processor: &P,
+    ctx: &mut ProcessorContext<T>,
+    call: Call<T>,
+) -> Result<Answered<T>, P::Error> {
+    Ok(match call {
+        Call::RetrieveMany => Answered::Page(processor.retrieve_many(ctx).await?),
+        Call::Retrieve => Answered::One(processor.retrieve(ctx).await?),
+        Call::Create(object) => Answered::One(processor.create(ctx, object).await?),
+        Call::Update(object) => Answered::One(processor.update(ctx, object).await?),
+        Call::Patch(patch) => Answered::One(processor.patch(ctx, patch).await?),
+        Call::Delete => Answered::One(processor.delete(ctx).await?),
+        Call::Info => Answered::Count(processor.info(ctx).await?),
+    })
+}
+
+/// Decodes and validates the input; a patch with a retriever is merged into the stored object
+/// and becomes an update.
+async fn prepare<T: Sparse>(
+    request: &Request,
+    retriever: Option<&dyn IdentifiableRetriever>,
+) -> Result<(Call<T>, Option<T>), Errors> {
+    if matches!(
+        request.operation,
+        Operation::Create | Operation::Update | Operation::Patch
+    ) {
+        elemental::body_budget::check_body_budget(request.content_type, &request.data)?;
+    }
+    match request.operation {
+        Operation::RetrieveMany => Ok((Call::RetrieveMany, None)),
+        Operation::Retrieve => Ok((Call::Retrieve, None)),
+        Operation::Delete => Ok((Call::Delete, None)),
+        Operation::Info => Ok((Call::Info, None)),
+        Operation::Create => {
+            let object: T = match request.data.is_empty() {
+                true => T::default(),
+                false => decode_object(request)?,
+            };
+            check(&object, None, Operation::Create)?;
+            Ok((Call::Create(object), None))
+        }
+        Operation::Update => {
+            let mut object: T = decode_object(request)?;
+            refuse_other_id(&object, request)?;
+            object.set_id(&request.object_id);
+            let stored = load::<T>(retriever, request).await?;
+            if let Some(stored) = &stored {
+                keep_omitted_protected(&mut object, stored, request)?;
+            }
+            check(&object, stored.as_ref(), Operation::Update)?;
+            Ok((Call::Update(object), stored))
+        }
+        Operation::Patch => {
+            let sparse: T::Sparse = decode_object(request)?;
+            let Some(stored) = load::<T>(retriever, request).await? else {
+                return Ok((Call::Patch(sparse), None));
+            };
+            let mut merged = stored.clone();
+            merged.patch(&sparse);
+            refuse_other_id(&merged, request)?;
+            merged.set_id(&request.object_id);
+            check(&merged, Some(&stored), Operation::Update)?;
+            Ok((Call::Update(merged), Some(stored)))
+        }
+    }
+}
+
+/// Decodes the request's body, which must be an object (a model or its sparse form).
+fn decode_object<D: serde::de::DeserializeOwned>(request: &Request) -> Result<D, Errors> {
+    if !elemental::is_object_body(request.content_type, &request.data) {
+        return Err(Errors::from(bahamut_error(
+            "Bad Request",
+            format!(
+                "unable to decode {}: the body must be an object",
+                request.content_type
+            ),
+            400,
+        )));
+    }
+    request.decode().map_err(decode_error)
+}
+
+fn decode_error(e: Error) -> Errors {
+    Errors::from(bahamut_error("Bad Request", e.description, 400))
+}
+
+/// The path names the object: a body naming another one is refused, not ignored.
+fn refuse_other_id<T: Sparse>(object: &T, request: &Request) -> Result<(), Errors> {
+    if object.id().is_empty() || object.id() == request.object_id {
+        return Ok(());
+    }
+    let name = object
+        .attribute_specifications()
+        .iter()
+        .find(|spec| spec.identifier)
+        .map_or("ID", |spec| spec.name.as_str());
+    Err(Errors::from(elemental::read_only_error(name, "modify")))
+}
+
+/// PUT carries the user's attributes: the read-only and creation-only ones that the body leaves
+/// out keep their stored values (only a different value sent is an error).
+fn keep_omitted_protected<T: Sparse>(
+    object: &mut T,
+    stored: &T,
+    request: &Request,
+) -> Result<(), Errors> {
+    let sent: BTreeMap<String, serde::de::IgnoredAny> = request.decode().map_err(decode_error)?;
+    let omitted: Vec<String> = object
+        .attribute_specifications()
+        .iter()
+        .filter(|spec| spec.exposed && (spec.read_only || spec.creation_only))
+        .filter(|spec| !sent.contains_key(&spec.name))
+        .map(|spec| spec.name.clone())
+        .collect();
+    if !omitted.is_empty() {
+        object.patch(&stored.to_sparse(&omitted));
+    }
+    Ok(())
+}
+
+fn check<T: Sparse>(object: &T, stored: Option<&T>, operation: Operation) -> Result<(), Errors> {
+    let mut errors = Errors::new();
+    errors.record_all(object.validate());
+    errors.record_all(validate_advanced_specification(
+        object,
+        stored.map(|s| s as &dyn Identifiable),
+        operation,
+    ));
+    errors.into_result()
+}
+
+async fn load<T: Sparse>(
+    retriever: Option<&dyn IdentifiableRetriever>,
+    request: &Request,
+) -> Result<Option<T>, Errors> {
+    let Some(retriever) = retriever else {
+        return Ok(None);
+    };
+    let stored = retriever.retrieve(request).await.map_err(Errors::from)?;
+    Ok(stored.as_any().downcast_ref::<T>().cloned())
+}
+
+fn event_type(operation: Operation) -> Option<EventType> {
+    match operation {
+        Operation::Create => Some(EventType::Create),
+        Operation::Update | Operation::Patch => Some(EventType::Update),
+        Operation::Delete => Some(EventType::Delete),
+        _ => None,
+    }
+}
+
+/// The outcome of an answered request: the processor's custom response, or the encoded
+/// answer; the processor's events, then the automatic one.
+fn finish<T: Sparse>(
+    mut ctx: ProcessorContext<T>,
+    mut answered: Answered<T>,
+    operation: Operation,
+) -> Outcome {
+    match &mut answered {
+        Answered::One(object) => object.blank_secrets(),
+        Answered::Page(page) => page.items.iter_mut().for_each(Identifiable::blank_secrets),
+        Answered::Count(_) => {}
+    }
+    let mut events = std::mem::take(&mut ctx.answer.events);
+    if let Answered::One(object) = &answered {
+        if let Some(kind) = event_type(operation).filter(|_| ctx.answer.automatic_event) {
+            match Event::from_identifiable(kind, object, EncodingType::Json) {
+                Ok(event) => events.push(event),
+                Err(e) => return Outcome::Failed(Errors::from(e)),
+            }
+        }
+    }
+    if let Some(response) = ctx.answer.response.take() {
+        let mut response = response.into_inner().unwrap_or_else(|p| p.into_inner());
+        crate::cookie::add_cookies(response.headers_mut(), &ctx.answer.cookies);
+        return Outcome::Custom(response, events);
+    }
+    match encode(&mut ctx, answered, operation) {
+        Ok(answer) => Outcome::Answer(answer, events),
+        Err(e) => Outcome::Failed(Errors::from(e)),
+    }
+}
+
+fn encode<T: Sparse>(
+    ctx: &mut ProcessorContext<T>,
+    answered: Answered<T>,
+    operation: Operation,
+) -> Result<Answer, Error> {
+    let request = &ctx.request;
+    let (accept, fields) = (request.accept, &request.fields);
+    let (body, count, next) = match answered {
+        Answered::Count(count) => (None, count, None),
+        Answered::One(object) => {
+            let body = match fields.is_empty() {
+                true => elemental::encode(accept, &object)?,
+                false => elemental::encode(accept, &object.to_sparse(fields))?,
+            };
+            (Some(body), 0, None)
+        }
+        Answered::Page(page) => {
+            let body = match fields.is_empty() {
+                true => elemental::encode(accept, &page.items)?,
+                false => {
+                    let sparse: Vec<T::Sparse> =
+                        page.items.iter().map(|o| o.to_sparse(fields)).collect();
+                    elemental::encode(accept, &sparse)?
+                }
+            };
+            (Some(body), page.total, page.next)
+        }
+    };
+    let answer = &mut ctx.answer;
+    let status = match (&answer.redirect, &body) {
+        (Some(_), _) => 302,
+        _ if operation == Operation::Info => 204,
+        (None, None) => answer.status.unwrap_or(204),
+        (None, Some(_)) => answer.status.unwrap_or(200),
+    };
+    Ok(Answer {
+        status,
+        body: match status {
+            204 => Vec::new(),
+            _ => body.unwrap_or_default(),
+        },
+        encoding: accept,
+        count,
+        next,
+        messages: std::mem::take(&mut answer.messages),
+        location: answer.redirect.take(),
+        cookies: std::mem::take(&mut answer.cookies),
+    })
+}
