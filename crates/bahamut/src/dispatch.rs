@@ -160,6 +160,8 @@ async fn pipeline(
         retriever: options.retriever.clone(),
         recover_panics: options.recover_panics,
         error_transformer: options.error_transformer.clone(),
+        marshaller: options.marshallers.get(request.identity.name).cloned(),
+        unmarshaller: options.unmarshallers.get(request.identity.name).cloned(),
     };
     // The typed step owns the body from here (and releases it once decoded).
     let mut request = request;

@@ -66,7 +66,7 @@ pub use cors::CorsPolicy;
 pub use elemental::{Errors, Operation};
 pub use events::EventPublisher;
 pub use meta::RouteInfo;
-pub use options::{ErrorTransformer, Options};
+pub use options::{ErrorTransformer, Marshal, Marshaller, Options, Unmarshaller};
 pub use processor::{NotImplemented, Page, Processor, ProcessorContext};
 pub use push::{PushOptions, Pusher};
 pub use ratelimit::RateLimit;

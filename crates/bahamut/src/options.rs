@@ -24,6 +24,28 @@ pub type HealthHandler = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> 
 /// Transforms the errors a processor returns before they are answered (Go bahamut's
 /// `OptErrorTransformer`): to map an application's errors onto the client's, or add details.
 pub type ErrorTransformer = Arc<dyn Fn(elemental::Errors) -> elemental::Errors + Send + Sync>;
+/// Encodes the answer of one identity's requests instead of the model's own JSON or msgpack
+/// (Go bahamut's `OptMarshallers`); the answer keeps the negotiated `Content-Type`.
+pub type Marshaller = Arc<
+    dyn Fn(&elemental::Request, Marshal<'_>) -> Result<Vec<u8>, elemental::Error> + Send + Sync,
+>;
+/// Decodes the body of one identity's creates and updates instead of the model's decoder (Go
+/// bahamut's `OptUnmarshallers`); the object must be of the identity's model, and is validated
+/// as a decoded one would be.
+pub type Unmarshaller = Arc<
+    dyn Fn(&elemental::Request) -> Result<Box<dyn elemental::Identifiable>, elemental::Error>
+        + Send
+        + Sync,
+>;
+
+/// What a [`Marshaller`] encodes: the object answered, or the page of a retrieve-many.
+pub enum Marshal<'a> {
+    /// One object (retrieve, create, update, patch, delete).
+    One(&'a dyn elemental::Identifiable),
+    /// The objects of a retrieve-many.
+    Many(Vec<&'a dyn elemental::Identifiable>),
+}
+
 /// Decides whether a request counts against an identity's rate limit.
 pub type RateLimitCondition = Arc<dyn Fn(&elemental::Request) -> bool + Send + Sync>;
 
@@ -122,6 +144,10 @@ pub struct Options {
     pub recover_panics: bool,
     /// Transforms the errors processors return before they are answered. Default none.
     pub error_transformer: Option<ErrorTransformer>,
+    /// Custom encoders of answers, by identity name. Default none.
+    pub marshallers: BTreeMap<&'static str, Marshaller>,
+    /// Custom decoders of create and update bodies, by identity name. Default none.
+    pub unmarshallers: BTreeMap<&'static str, Unmarshaller>,
     /// Where the events of completed writes go. Default none (events are dropped).
     pub event_publisher: Option<Arc<dyn EventPublisher>>,
     /// Routes served by custom handlers (exact path -> handler), checked before model routes.
@@ -175,6 +201,8 @@ impl Options {
             pre_stop_hook: None,
             recover_panics: true,
             error_transformer: None,
+            marshallers: BTreeMap::new(),
+            unmarshallers: BTreeMap::new(),
             event_publisher: None,
             custom_routes: BTreeMap::new(),
             push: None,
@@ -382,6 +410,18 @@ impl Options {
     /// 422) before they are answered.
     pub fn with_error_transformer(mut self, transformer: ErrorTransformer) -> Self {
         self.error_transformer = Some(transformer);
+        self
+    }
+
+    /// Encodes the answers of `identity` with `marshaller`.
+    pub fn with_marshaller(mut self, identity: Identity, marshaller: Marshaller) -> Self {
+        self.marshallers.insert(identity.name, marshaller);
+        self
+    }
+
+    /// Decodes the create and update bodies of `identity` with `unmarshaller`.
+    pub fn with_unmarshaller(mut self, identity: Identity, unmarshaller: Unmarshaller) -> Self {
+        self.unmarshallers.insert(identity.name, unmarshaller);
         self
     }
 

@@ -15,7 +15,7 @@ use elemental::{
 use futures_util::FutureExt;
 
 use crate::auth::IdentifiableRetriever;
-use crate::options::ErrorTransformer;
+use crate::options::{ErrorTransformer, Marshal, Marshaller, Unmarshaller};
 use crate::processor::{Page, Processor, ProcessorContext};
 use crate::response::Answer;
 use crate::{BoxFuture, HttpResponse};
@@ -27,6 +27,8 @@ pub(crate) struct Job {
     pub retriever: Option<Arc<dyn IdentifiableRetriever>>,
     pub recover_panics: bool,
     pub error_transformer: Option<ErrorTransformer>,
+    pub marshaller: Option<Marshaller>,
+    pub unmarshaller: Option<Unmarshaller>,
 }
 
 /// What the typed step produced.
@@ -104,9 +106,14 @@ async fn run<T: Sparse, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome
         retriever,
         recover_panics,
         error_transformer,
+        marshaller,
+        unmarshaller,
     } = job;
     let operation = request.operation;
-    let (call, stored) = match prepare::<T>(&request, retriever.as_deref()).await {
+    let decoder = Decoder {
+        unmarshaller: unmarshaller.as_ref(),
+    };
+    let (call, stored) = match prepare::<T>(&request, retriever.as_deref(), decoder).await {
         Ok(prepared) => prepared,
         Err(errors) => return Outcome::Failed(errors),
     };
@@ -130,7 +137,7 @@ async fn run<T: Sparse, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome
         }
         Err(payload) => return Outcome::Failed(panicked::<T>(payload.as_ref(), operation)),
     };
-    finish(ctx, answered, operation)
+    finish(ctx, answered, operation, marshaller.as_ref())
 }
 
 fn panicked<T: Sparse>(payload: &(dyn std::any::Any + Send), operation: Operation) -> Errors {
@@ -168,6 +175,7 @@ async fn call_processor<T: Sparse, P: Processor<T>>(
 async fn prepare<T: Sparse>(
     request: &Request,
     retriever: Option<&dyn IdentifiableRetriever>,
+    decoder: Decoder<'_>,
 ) -> Result<(Call<T>, Option<T>), Errors> {
     if matches!(
         request.operation,
@@ -181,15 +189,15 @@ async fn prepare<T: Sparse>(
         Operation::Delete => Ok((Call::Delete, None)),
         Operation::Info => Ok((Call::Info, None)),
         Operation::Create => {
-            let object: T = match request.data.is_empty() {
+            let object: T = match request.data.is_empty() && decoder.unmarshaller.is_none() {
                 true => T::default(),
-                false => decode_object(request)?,
+                false => decoder.object(request)?,
             };
             check(&object, None, Operation::Create)?;
             Ok((Call::Create(object), None))
         }
         Operation::Update => {
-            let mut object: T = decode_object(request)?;
+            let mut object: T = decoder.object(request)?;
             refuse_other_id(&object, request)?;
             object.set_id(&request.object_id);
             let stored = load::<T>(retriever, request).await?;
@@ -211,6 +219,33 @@ async fn prepare<T: Sparse>(
             check(&merged, Some(&stored), Operation::Update)?;
             Ok((Call::Update(merged), Some(stored)))
         }
+    }
+}
+
+/// How the bodies of creates and updates are decoded: the model's decoder, or the identity's
+/// custom unmarshaller.
+#[derive(Clone, Copy)]
+struct Decoder<'a> {
+    unmarshaller: Option<&'a Unmarshaller>,
+}
+
+impl Decoder<'_> {
+    fn object<T: Sparse>(&self, request: &Request) -> Result<T, Errors> {
+        let Some(unmarshal) = self.unmarshaller else {
+            return decode_object(request);
+        };
+        let object = unmarshal(request).map_err(decode_error)?;
+        object.as_any().downcast_ref::<T>().cloned().ok_or_else(|| {
+            Errors::from(bahamut_error(
+                "Internal Server Error",
+                format!(
+                    "the unmarshaller of {} returned a {}",
+                    T::IDENTITY.name,
+                    object.identity().name
+                ),
+                500,
+            ))
+        })
     }
 }
 
@@ -304,6 +339,7 @@ fn finish<T: Sparse>(
     mut ctx: ProcessorContext<T>,
     mut answered: Answered<T>,
     operation: Operation,
+    marshaller: Option<&Marshaller>,
 ) -> Outcome {
     match &mut answered {
         Answered::One(object) => object.blank_secrets(),
@@ -324,7 +360,7 @@ fn finish<T: Sparse>(
         crate::cookie::add_cookies(response.headers_mut(), &ctx.answer.cookies);
         return Outcome::Custom(response, events);
     }
-    match encode(&mut ctx, answered, operation) {
+    match encode(&mut ctx, answered, operation, marshaller) {
         Ok(answer) => Outcome::Answer(answer, events),
         Err(e) => Outcome::Failed(Errors::from(e)),
     }
@@ -334,29 +370,23 @@ fn encode<T: Sparse>(
     ctx: &mut ProcessorContext<T>,
     answered: Answered<T>,
     operation: Operation,
+    marshaller: Option<&Marshaller>,
 ) -> Result<Answer, Error> {
     let request = &ctx.request;
     let (accept, fields) = (request.accept, &request.fields);
-    let (body, count, next) = match answered {
-        Answered::Count(count) => (None, count, None),
-        Answered::One(object) => {
-            let body = match fields.is_empty() {
-                true => elemental::encode(accept, &object)?,
-                false => elemental::encode(accept, &object.to_sparse(fields))?,
-            };
-            (Some(body), 0, None)
+    let (body, count, next) = match (answered, marshaller) {
+        (Answered::One(object), Some(marshal)) => {
+            (Some(marshal(request, Marshal::One(&object))?), 0, None)
         }
-        Answered::Page(page) => {
-            let body = match fields.is_empty() {
-                true => elemental::encode(accept, &page.items)?,
-                false => {
-                    let sparse: Vec<T::Sparse> =
-                        page.items.iter().map(|o| o.to_sparse(fields)).collect();
-                    elemental::encode(accept, &sparse)?
-                }
-            };
-            (Some(body), page.total, page.next)
+        (Answered::Page(page), Some(marshal)) => {
+            let items = page.items.iter().map(|o| o as &dyn Identifiable).collect();
+            (
+                Some(marshal(request, Marshal::Many(items))?),
+                page.total,
+                page.next,
+            )
         }
+        (answered, _) => encode_model(answered, accept, fields)?,
     };
     let answer = &mut ctx.answer;
     let status = match (&answer.redirect, &body) {
@@ -377,5 +407,37 @@ fn encode<T: Sparse>(
         messages: std::mem::take(&mut answer.messages),
         location: answer.redirect.take(),
         cookies: std::mem::take(&mut answer.cookies),
+    })
+}
+
+/// An encoded answer: body (none for a count), `X-Count-Total`, `X-Next`.
+type Encoded = (Option<Vec<u8>>, u64, Option<String>);
+
+/// The model's own encoding of an answer.
+fn encode_model<T: Sparse>(
+    answered: Answered<T>,
+    accept: EncodingType,
+    fields: &[String],
+) -> Result<Encoded, Error> {
+    Ok(match answered {
+        Answered::Count(count) => (None, count, None),
+        Answered::One(object) => {
+            let body = match fields.is_empty() {
+                true => elemental::encode(accept, &object)?,
+                false => elemental::encode(accept, &object.to_sparse(fields))?,
+            };
+            (Some(body), 0, None)
+        }
+        Answered::Page(page) => {
+            let body = match fields.is_empty() {
+                true => elemental::encode(accept, &page.items)?,
+                false => {
+                    let sparse: Vec<T::Sparse> =
+                        page.items.iter().map(|o| o.to_sparse(fields)).collect();
+                    elemental::encode(accept, &sparse)?
+                }
+            };
+            (Some(body), page.total, page.next)
+        }
     })
 }
