@@ -126,7 +126,7 @@ pub fn request_path(data: &[u8]) {
         return;
     };
     let _ = request.validate_namespace();
-    if let Ok(ctx) = manipulate::Context::from_request(&request) {
+    if let Ok(ctx) = manipulate::StoreContext::from_request(&request) {
         if let Some(filter) = &ctx.filter {
             let _ = Matcher::new(filter).map(|m| m.matches(&sample_network()));
         }

@@ -9,7 +9,7 @@ use elemental::filter::{Comparator, Comparison, Filter, FilterValue};
 use elemental::namespace::{join_namespace, parent_namespace};
 use elemental::{Error, Identifiable, Identity, ModelIdentity};
 use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service};
-use manipulate::{Context, Manipulator};
+use manipulate::{Manipulator, StoreContext};
 
 /// Every identity that lives in namespaces.
 pub const NAMESPACED: [Identity; 5] = [
@@ -39,7 +39,7 @@ async fn count_named(store: &dyn Manipulator, parent: &str, full: &str) -> Resul
         comparator: Comparator::Equal,
         value: Some(FilterValue::String(full.to_string())),
     });
-    let ctx = Context::in_namespace(parent).with_filter(filter);
+    let ctx = StoreContext::in_namespace(parent).with_filter(filter);
     Ok(store.count(Namespace::IDENTITY, &ctx).await?)
 }
 
@@ -75,7 +75,7 @@ impl<T: Send + Sync + 'static> crud::Hooks<T> for ExistingNamespace {
     fn before_create<'a>(
         &'a self,
         _object: &'a mut T,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(require_namespace(self.store.as_ref(), &ctx.namespace))
     }
@@ -115,7 +115,7 @@ impl crud::Hooks<Namespace> for NamespaceRules {
     fn before_create<'a>(
         &'a self,
         namespace: &'a mut Namespace,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let parent = ctx.namespace.as_str();
@@ -163,10 +163,10 @@ impl crud::Hooks<Namespace> for NamespaceRules {
     fn before_delete<'a>(
         &'a self,
         namespace: &'a Namespace,
-        _ctx: &'a Context,
+        _ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
-            let mut inside = Context::in_namespace(&namespace.name);
+            let mut inside = StoreContext::in_namespace(&namespace.name);
             inside.recursive = true;
             let mut held = 0;
             for identity in NAMESPACED {

@@ -327,7 +327,7 @@ impl RequestAuthorizer for Fixed {
         ctx: &'a mut AuthContext<'_>,
     ) -> BoxFuture<'a, Result<AuthAction, elemental::Error>> {
         Box::pin(async move {
-            let allowed = ctx.request.password == "good" || self.0 != AuthAction::Ok;
+            let allowed = ctx.request.auth_token == "good" || self.0 != AuthAction::Ok;
             Ok(if allowed { self.0 } else { AuthAction::Ko })
         })
     }

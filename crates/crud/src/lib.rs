@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use bahamut::{BoxFuture, IdentifiableRetriever, Page, Processor, ProcessorContext};
 use elemental::{EncodingType, Error, Errors, Identifiable, ModelManager, Request, Sparse};
-use manipulate::{Context, Manipulator};
+use manipulate::{Manipulator, StoreContext};
 
 pub use ids::ObjectIds;
 
@@ -43,7 +43,7 @@ pub trait Hooks<T>: Send + Sync + 'static {
     fn before_create<'a>(
         &'a self,
         _object: &'a mut T,
-        _ctx: &'a Context,
+        _ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async { Ok(()) })
     }
@@ -58,7 +58,7 @@ pub trait Hooks<T>: Send + Sync + 'static {
     fn before_delete<'a>(
         &'a self,
         _object: &'a T,
-        _ctx: &'a Context,
+        _ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async { Ok(()) })
     }
@@ -103,8 +103,8 @@ pub fn processor_with_hooks<T: Sparse>(
     CrudProcessor::new(store, hooks)
 }
 
-fn context(request: &Request) -> Result<Context, Error> {
-    Context::from_request(request).map_err(Error::from)
+fn context(request: &Request) -> Result<StoreContext, Error> {
+    StoreContext::from_request(request).map_err(Error::from)
 }
 
 /// The stored object `id`, when it also matches the request's filter (`q` is a precondition on
@@ -112,7 +112,7 @@ fn context(request: &Request) -> Result<Context, Error> {
 async fn retrieve_matching<T: Sparse>(
     store: &dyn Manipulator,
     id: &str,
-    ctx: &Context,
+    ctx: &StoreContext,
 ) -> Result<T, Error> {
     let object = manipulate::retrieve::<T>(store, id, ctx)
         .await
@@ -134,13 +134,13 @@ async fn retrieve_matching<T: Sparse>(
 async fn require_parent(
     store: &dyn Manipulator,
     request: &Request,
-    request_ctx: &Context,
+    request_ctx: &StoreContext,
 ) -> Result<(), Error> {
     if request.parent_identity.is_root() {
         return Ok(());
     }
     // The request's namespace and recursion, without its filter (which is about the children).
-    let mut ctx = Context::in_namespace(&request_ctx.namespace);
+    let mut ctx = StoreContext::in_namespace(&request_ctx.namespace);
     ctx.recursive = request_ctx.recursive;
     match store
         .retrieve(request.parent_identity, &request.parent_id, &ctx)

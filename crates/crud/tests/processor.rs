@@ -74,7 +74,7 @@ async fn the_server_owns_ids_namespaces_and_times() {
     let stored: ExternalNetwork = manipulate::retrieve(
         store.as_ref(),
         &id,
-        &manipulate::Context::in_namespace("/acme"),
+        &manipulate::StoreContext::in_namespace("/acme"),
     )
     .await
     .expect("stored");

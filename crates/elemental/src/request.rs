@@ -52,9 +52,9 @@ pub struct Request {
     /// All request headers.
     pub headers: HeaderMap,
     /// The scheme of `Authorization: <scheme> <token>`.
-    pub username: String,
+    pub auth_scheme: String,
     /// The token of `Authorization: <scheme> <token>`.
-    pub password: String,
+    pub auth_token: String,
     /// `page` (0 when absent).
     pub page: u64,
     /// `pagesize` (0 when absent).
@@ -104,8 +104,8 @@ impl Request {
             data: Bytes::new(),
             parameters: Parameters::default(),
             headers: HeaderMap::new(),
-            username: String::new(),
-            password: String::new(),
+            auth_scheme: String::new(),
+            auth_token: String::new(),
             page: 0,
             page_size: 0,
             after: None,
@@ -273,8 +273,8 @@ impl Request {
         if let Some(auth) = get("authorization") {
             let parts: Vec<&str> = auth.split(' ').collect();
             if let [scheme, token] = parts.as_slice() {
-                self.username = scheme.to_string();
-                self.password = token.to_string();
+                self.auth_scheme = scheme.to_string();
+                self.auth_token = token.to_string();
             }
         }
         self.client_ip = get("x-forwarded-for")

@@ -321,7 +321,7 @@ fn headers() {
     .unwrap();
     assert_eq!(r.namespace, "/acme/prod");
     assert_eq!(
-        (r.username.as_str(), r.password.as_str()),
+        (r.auth_scheme.as_str(), r.auth_token.as_str()),
         ("Bearer", "tok")
     );
     assert_eq!(r.client_ip, "1.2.3.4");
@@ -341,7 +341,7 @@ fn headers() {
     assert_eq!(r.client_ip, "9.9.9.9");
     let r = parse_with("GET", "/lists", &[("Authorization", "a b c")], "", &ctx).unwrap();
     assert_eq!(
-        (r.client_ip.as_str(), r.username.as_str()),
+        (r.client_ip.as_str(), r.auth_scheme.as_str()),
         ("10.0.0.9", "")
     );
 }

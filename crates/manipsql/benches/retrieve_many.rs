@@ -14,7 +14,7 @@ use elemental::ModelIdentity;
 use elemental::filter::Filter;
 use gaia::model::ExternalNetwork;
 use manipsql::{PostgresOptions, SqliteOptions, open_postgres, open_sqlite};
-use manipulate::{Context, Manipulator, MemoryManipulator};
+use manipulate::{Manipulator, MemoryManipulator, StoreContext};
 use testkit::env::{TempDir, unique_name};
 
 const NAMESPACES: usize = 10;
@@ -40,7 +40,7 @@ async fn load(store: Arc<dyn Manipulator>, objects: usize) -> Duration {
         .map(|l| {
             let store = store.clone();
             tokio::spawn(async move {
-                let ctx = Context::default();
+                let ctx = StoreContext::default();
                 for i in (l..objects).step_by(LOADERS) {
                     manipulate::create(store.as_ref(), &network(i), &ctx)
                         .await
@@ -55,10 +55,10 @@ async fn load(store: Arc<dyn Manipulator>, objects: usize) -> Duration {
     started.elapsed()
 }
 
-fn query() -> Context {
+fn query() -> StoreContext {
     let filter = Filter::parse("type == Subnet and protected == false")
         .unwrap_or_else(|e| panic!("filter: {e}"));
-    let mut ctx = Context::in_namespace("/bench").with_filter(filter);
+    let mut ctx = StoreContext::in_namespace("/bench").with_filter(filter);
     ctx.recursive = true;
     ctx.page = 3;
     ctx.page_size = 100;

@@ -15,7 +15,7 @@
 //! ```
 //! use manipsql::{SqliteOptions, open_sqlite};
 //! use gaia::model::ExternalNetwork;
-//! use manipulate::Context;
+//! use manipulate::StoreContext;
 //!
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! let dir = std::env::temp_dir().join(format!("manipsql-doc-{}", std::process::id()));
@@ -23,7 +23,7 @@
 //! let store = open_sqlite(SqliteOptions::new(dir.join("doc.db")), gaia::model::manager())
 //!     .await
 //!     .unwrap();
-//! let ctx = Context::in_namespace("/acme");
+//! let ctx = StoreContext::in_namespace("/acme");
 //! let net = ExternalNetwork { id: "n1".into(), name: "web".into(), namespace: "/acme".into(), ..Default::default() };
 //! manipulate::create(&store, &net, &ctx).await.unwrap();
 //! let found: ExternalNetwork = manipulate::retrieve(&store, "n1", &ctx).await.unwrap();

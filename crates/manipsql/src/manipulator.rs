@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use elemental::Identity;
 use manipulate::query::page_with_cursor;
-use manipulate::{BoxFuture, Context, Document, ManipulateError, Manipulator, Page};
+use manipulate::{BoxFuture, Document, ManipulateError, Manipulator, Page, StoreContext};
 
 use crate::schema::{Schema, TableSchema};
 use crate::sql::{Dialect, Sql};
@@ -68,7 +68,11 @@ impl SqlManipulator {
             .ok_or_else(|| ManipulateError::NotFound { id: id.to_string() })
     }
 
-    async fn page(&self, table: Arc<TableSchema>, ctx: &Context) -> Result<Page, ManipulateError> {
+    async fn page(
+        &self,
+        table: Arc<TableSchema>,
+        ctx: &StoreContext,
+    ) -> Result<Page, ManipulateError> {
         // Same validation as the in-memory backend (regular expressions compile, sizes bound).
         manipulate::query::matcher(ctx)?;
         let d = self.dialect;
@@ -130,7 +134,7 @@ impl SqlManipulator {
         table: Arc<TableSchema>,
         id: &str,
         mut document: Document,
-        ctx: &Context,
+        ctx: &StoreContext,
     ) -> Result<Document, ManipulateError> {
         let d = self.dialect;
         document.insert(
@@ -162,7 +166,7 @@ impl SqlManipulator {
             .text(statements::key_owner(&table, d, key))
             .await?
             .ok_or_else(|| ManipulateError::Internal(format!("idempotency key '{key}' lost")))?;
-        let select = statements::select_one(&table, &Context::default(), d, &owner);
+        let select = statements::select_one(&table, &StoreContext::default(), d, &owner);
         self.one(vec![select], table, &owner).await
     }
 }
@@ -171,7 +175,7 @@ impl Manipulator for SqlManipulator {
     fn retrieve_many<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Page, ManipulateError>> {
         Box::pin(async move { self.page(self.table(identity)?, ctx).await })
     }
@@ -180,7 +184,7 @@ impl Manipulator for SqlManipulator {
         &'a self,
         identity: Identity,
         id: &'a str,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             let table = self.table(identity)?;
@@ -194,7 +198,7 @@ impl Manipulator for SqlManipulator {
         identity: Identity,
         id: &'a str,
         document: Document,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             self.create_object(self.table(identity)?, id, document, ctx)
@@ -207,7 +211,7 @@ impl Manipulator for SqlManipulator {
         identity: Identity,
         id: &'a str,
         document: Document,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             let table = self.table(identity)?;
@@ -231,7 +235,7 @@ impl Manipulator for SqlManipulator {
         &'a self,
         identity: Identity,
         id: &'a str,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             let table = self.table(identity)?;
@@ -243,7 +247,7 @@ impl Manipulator for SqlManipulator {
     fn delete_many<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
         Box::pin(async move {
             let table = self.table(identity)?;
@@ -257,7 +261,7 @@ impl Manipulator for SqlManipulator {
     fn count<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
         Box::pin(async move {
             let table = self.table(identity)?;

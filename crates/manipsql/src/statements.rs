@@ -2,7 +2,7 @@
 //! filter, order, pagination.
 
 use elemental::namespace::namespace_ancestors;
-use manipulate::{Context, Document, ManipulateError};
+use manipulate::{Document, ManipulateError, StoreContext};
 
 use crate::codec::{to_document, to_sql};
 use crate::filter::compile;
@@ -32,7 +32,7 @@ pub fn read_list(table: &TableSchema, dialect: Dialect) -> String {
 
 /// Appends the namespace and parent conditions: the object is in the context's namespace (or
 /// below when recursive, or a propagating ancestor's when propagated) and under its parent.
-pub fn visibility(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
+pub fn visibility(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
     sql.push(sql.dialect.true_literal());
     if table.has("namespace") && !ctx.namespace.is_empty() {
         namespace_condition(table, ctx, sql);
@@ -44,7 +44,7 @@ pub fn visibility(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
     }
 }
 
-fn namespace_condition(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
+fn namespace_condition(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
     let namespace = ctx.namespace.as_str();
     if ctx.recursive && namespace == "/" {
         return;
@@ -77,7 +77,7 @@ fn namespace_condition(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
 }
 
 /// Appends `WHERE` with visibility and the filter.
-pub fn where_clause(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
+pub fn where_clause(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
     sql.push(" WHERE ");
     visibility(table, ctx, sql);
     if let Some(filter) = &ctx.filter {
@@ -88,7 +88,7 @@ pub fn where_clause(table: &TableSchema, ctx: &Context, sql: &mut Sql) {
 
 /// The `ORDER BY` list: the context's scalar attributes (`-name` descending; nulls first going
 /// up, last going down, as the in-memory backend), then insertion order.
-pub fn order_list(table: &TableSchema, ctx: &Context) -> String {
+pub fn order_list(table: &TableSchema, ctx: &StoreContext) -> String {
     let mut keys = Vec::new();
     for key in &ctx.order {
         let (descending, name) = match key.strip_prefix('-') {
@@ -108,7 +108,7 @@ pub fn order_list(table: &TableSchema, ctx: &Context) -> String {
 }
 
 /// `SELECT COUNT(*)` of the matching objects.
-pub fn count(table: &TableSchema, ctx: &Context, dialect: Dialect) -> Sql {
+pub fn count(table: &TableSchema, ctx: &StoreContext, dialect: Dialect) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push(&format!("SELECT COUNT(*) FROM {}", quote(&table.table)));
     where_clause(table, ctx, &mut sql);
@@ -116,7 +116,7 @@ pub fn count(table: &TableSchema, ctx: &Context, dialect: Dialect) -> Sql {
 }
 
 /// Counts the matching objects with that id (to check a cursor).
-pub fn count_cursor(table: &TableSchema, ctx: &Context, dialect: Dialect, after: &str) -> Sql {
+pub fn count_cursor(table: &TableSchema, ctx: &StoreContext, dialect: Dialect, after: &str) -> Sql {
     let mut sql = count(table, ctx, dialect);
     sql.push(&format!(" AND {} = ", id_column()))
         .push_param(SqlValue::Text(after.to_string()));
@@ -126,7 +126,7 @@ pub fn count_cursor(table: &TableSchema, ctx: &Context, dialect: Dialect, after:
 /// The matching objects, ordered, limited to `limit` (and skipping `offset`) when given.
 pub fn select(
     table: &TableSchema,
-    ctx: &Context,
+    ctx: &StoreContext,
     dialect: Dialect,
     limit: Option<u64>,
     offset: u64,
@@ -160,7 +160,7 @@ fn clamp(n: u64) -> i64 {
 /// The matching objects that follow the object `after` in order.
 pub fn select_after(
     table: &TableSchema,
-    ctx: &Context,
+    ctx: &StoreContext,
     dialect: Dialect,
     after: &str,
     limit: Option<u64>,
@@ -184,7 +184,7 @@ pub fn select_after(
 }
 
 /// One object by id, if visible.
-pub fn select_one(table: &TableSchema, ctx: &Context, dialect: Dialect, id: &str) -> Sql {
+pub fn select_one(table: &TableSchema, ctx: &StoreContext, dialect: Dialect, id: &str) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push(&format!(
         "SELECT {} FROM {} WHERE {} = ",
@@ -288,7 +288,7 @@ pub fn insert(
 /// Nothing is returned: the caller counts the rows changed.
 pub fn update(
     table: &TableSchema,
-    ctx: &Context,
+    ctx: &StoreContext,
     dialect: Dialect,
     id: &str,
     values: Vec<SqlValue>,
@@ -315,7 +315,7 @@ pub fn update(
 }
 
 /// Deletes the visible object `id`, returning it.
-pub fn delete_one(table: &TableSchema, ctx: &Context, dialect: Dialect, id: &str) -> Sql {
+pub fn delete_one(table: &TableSchema, ctx: &StoreContext, dialect: Dialect, id: &str) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push(&format!(
         "DELETE FROM {} WHERE {} = ",
@@ -330,7 +330,7 @@ pub fn delete_one(table: &TableSchema, ctx: &Context, dialect: Dialect, id: &str
 }
 
 /// Deletes every matching object.
-pub fn delete_many(table: &TableSchema, ctx: &Context, dialect: Dialect) -> Sql {
+pub fn delete_many(table: &TableSchema, ctx: &StoreContext, dialect: Dialect) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push(&format!("DELETE FROM {}", quote(&table.table)));
     where_clause(table, ctx, &mut sql);
@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn recursive_namespaces_are_a_range() {
-        let mut ctx = Context::in_namespace("/a");
+        let mut ctx = StoreContext::in_namespace("/a");
         ctx.recursive = true;
         let sql = count(&table(), &ctx, Dialect::Sqlite);
         assert_eq!(
@@ -372,7 +372,7 @@ mod tests {
 
     #[test]
     fn propagation_reads_ancestors() {
-        let mut ctx = Context::in_namespace("/a/b");
+        let mut ctx = StoreContext::in_namespace("/a/b");
         ctx.propagated = true;
         let sql = count(&table(), &ctx, Dialect::Postgres);
         assert!(
@@ -386,9 +386,9 @@ mod tests {
 
     #[test]
     fn order_skips_unknown_attributes() {
-        let ctx = Context {
+        let ctx = StoreContext {
             order: vec!["-name".into(), "nope".into()],
-            ..Context::default()
+            ..StoreContext::default()
         };
         assert_eq!(
             order_list(&table(), &ctx),

@@ -72,7 +72,7 @@ async fn postgres_refuses_a_regular_expression_it_cannot_run_with_a_400() {
         .expect("open PostgreSQL");
     // Valid for Rust's regex (a Unicode class), not for PostgreSQL.
     let filter = elemental::filter::Filter::parse(r#"name matches "\p{Greek}""#).expect("filter");
-    let ctx = manipulate::Context::in_namespace("/").with_filter(filter);
+    let ctx = manipulate::StoreContext::in_namespace("/").with_filter(filter);
     let result = manipulate::Manipulator::count(
         &store,
         <gaia::model::ExternalNetwork as elemental::ModelIdentity>::IDENTITY,

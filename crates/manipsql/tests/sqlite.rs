@@ -2,7 +2,7 @@
 
 use gaia::model::ExternalNetwork;
 use manipsql::{SqlError, SqliteOptions, open_sqlite};
-use manipulate::Context;
+use manipulate::StoreContext;
 use testkit::env::TempDir;
 
 fn network(id: &str, name: &str) -> ExternalNetwork {
@@ -26,7 +26,7 @@ fn sql(path: &std::path::Path, statements: &str) {
 async fn data_survives_reopening_and_times_come_back_in_utc() {
     let dir = TempDir::new("manipsql_reopen");
     let file = dir.path().join("store.db");
-    let ctx = Context::in_namespace("/");
+    let ctx = StoreContext::in_namespace("/");
     {
         let store = open_sqlite(SqliteOptions::new(&file), gaia::model::manager())
             .await
@@ -66,7 +66,7 @@ async fn new_attributes_are_added_on_start() {
     let store = open_sqlite(SqliteOptions::new(&file), gaia::model::manager())
         .await
         .expect("reopen migrates");
-    let ctx = Context::in_namespace("/");
+    let ctx = StoreContext::in_namespace("/");
     manipulate::create(&store, &network("n1", "web"), &ctx)
         .await
         .expect("create");
@@ -176,7 +176,7 @@ async fn the_largest_accepted_filters_run_on_sqlite() {
     )
     .await
     .expect("open");
-    let ctx = Context::in_namespace("/");
+    let ctx = StoreContext::in_namespace("/");
     manipulate::create(&store, &network("n1", "web"), &ctx)
         .await
         .expect("create");

@@ -33,7 +33,7 @@ pub enum WriteConsistency {
 
 /// The options of one manipulation.
 #[derive(Debug, Clone, Default)]
-pub struct Context {
+pub struct StoreContext {
     /// The namespace: objects are read, changed and counted only there (and below when
     /// `recursive`). Empty for models without namespaces.
     pub namespace: String,
@@ -67,7 +67,7 @@ pub struct Context {
     pub write_consistency: WriteConsistency,
 }
 
-impl Context {
+impl StoreContext {
     /// A context in a namespace.
     pub fn in_namespace(namespace: &str) -> Self {
         Self {

@@ -1,18 +1,18 @@
 //! # manipulate
 //!
 //! Storage of model objects behind one trait, [`Manipulator`], whatever the backend: the
-//! in-memory one here, SQLite and PostgreSQL in `manipsql`. A [`Context`] carries what a request
+//! in-memory one here, SQLite and PostgreSQL in `manipsql`. A [`StoreContext`] carries what a request
 //! asks (namespace, filter, pagination, order, parent, idempotency key); errors map to HTTP
 //! statuses; [`with_retry`] retries the transient ones.
 //!
 //! ```
 //! use gaia::model::ExternalNetwork;
-//! use manipulate::{Context, MemoryManipulator};
+//! use manipulate::{StoreContext, MemoryManipulator};
 //! use elemental::filter::Filter;
 //!
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 //! let store = MemoryManipulator::new();
-//! let ctx = Context::in_namespace("/acme");
+//! let ctx = StoreContext::in_namespace("/acme");
 //! let net = ExternalNetwork { id: "n1".into(), name: "web".into(), namespace: "/acme".into(), ..Default::default() };
 //! manipulate::create(&store, &net, &ctx).await.unwrap();
 //! let ctx = ctx.with_filter(Filter::parse("name == web").unwrap());
@@ -31,7 +31,7 @@ mod memory;
 pub mod query;
 mod retry;
 
-pub use context::{Context, ReadConsistency, WriteConsistency};
+pub use context::{ReadConsistency, StoreContext, WriteConsistency};
 pub use error::ManipulateError;
 pub use manipulator::{
     BoxFuture, Document, Manipulator, Page, create, delete, from_document, retrieve, retrieve_many,

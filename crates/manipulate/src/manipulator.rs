@@ -5,7 +5,7 @@ use std::pin::Pin;
 
 use elemental::{Identity, Model};
 
-use crate::{Context, ManipulateError};
+use crate::{ManipulateError, StoreContext};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -31,14 +31,14 @@ pub trait Manipulator: Send + Sync {
     fn retrieve_many<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Page, ManipulateError>>;
     /// One object by id.
     fn retrieve<'a>(
         &'a self,
         identity: Identity,
         id: &'a str,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
     /// Stores a new object under `id`; with an idempotency key already seen, returns the object
     /// created the first time instead.
@@ -47,7 +47,7 @@ pub trait Manipulator: Send + Sync {
         identity: Identity,
         id: &'a str,
         document: Document,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
     /// Replaces an object.
     fn update<'a>(
@@ -55,26 +55,26 @@ pub trait Manipulator: Send + Sync {
         identity: Identity,
         id: &'a str,
         document: Document,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
     /// Deletes an object and returns it.
     fn delete<'a>(
         &'a self,
         identity: Identity,
         id: &'a str,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
     /// Deletes every object matching the context; returns how many.
     fn delete_many<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>>;
     /// Counts the objects matching the context.
     fn count<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>>;
 }
 
@@ -98,7 +98,7 @@ pub fn from_document<T: Model>(document: Document) -> Result<T, ManipulateError>
 /// Typed retrieve-many: the objects, the total and the next cursor.
 pub async fn retrieve_many<T: Model>(
     m: &dyn Manipulator,
-    ctx: &Context,
+    ctx: &StoreContext,
 ) -> Result<(Vec<T>, u64, Option<String>), ManipulateError> {
     let page = m.retrieve_many(T::IDENTITY, ctx).await?;
     let objects = page
@@ -113,7 +113,7 @@ pub async fn retrieve_many<T: Model>(
 pub async fn retrieve<T: Model>(
     m: &dyn Manipulator,
     id: &str,
-    ctx: &Context,
+    ctx: &StoreContext,
 ) -> Result<T, ManipulateError> {
     from_document(m.retrieve(T::IDENTITY, id, ctx).await?)
 }
@@ -122,7 +122,7 @@ pub async fn retrieve<T: Model>(
 pub async fn create<T: Model>(
     m: &dyn Manipulator,
     object: &T,
-    ctx: &Context,
+    ctx: &StoreContext,
 ) -> Result<T, ManipulateError> {
     from_document(
         m.create(T::IDENTITY, object.id(), to_document(object)?, ctx)
@@ -134,7 +134,7 @@ pub async fn create<T: Model>(
 pub async fn update<T: Model>(
     m: &dyn Manipulator,
     object: &T,
-    ctx: &Context,
+    ctx: &StoreContext,
 ) -> Result<T, ManipulateError> {
     from_document(
         m.update(T::IDENTITY, object.id(), to_document(object)?, ctx)
@@ -146,7 +146,7 @@ pub async fn update<T: Model>(
 pub async fn delete<T: Model>(
     m: &dyn Manipulator,
     id: &str,
-    ctx: &Context,
+    ctx: &StoreContext,
 ) -> Result<T, ManipulateError> {
     from_document(m.delete(T::IDENTITY, id, ctx).await?)
 }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use elemental::Identity;
 
 use crate::query::{matcher, paginate, sort, visible};
-use crate::{BoxFuture, Context, Document, ManipulateError, Manipulator, Page};
+use crate::{BoxFuture, Document, ManipulateError, Manipulator, Page, StoreContext};
 
 #[derive(Default)]
 struct Table {
@@ -43,7 +43,7 @@ impl MemoryManipulator {
     fn matching<T>(
         &self,
         identity: Identity,
-        ctx: &Context,
+        ctx: &StoreContext,
         then: impl FnOnce(Vec<&Document>) -> Result<T, ManipulateError>,
     ) -> Result<T, ManipulateError> {
         let matcher = matcher(ctx)?;
@@ -75,7 +75,7 @@ impl Manipulator for MemoryManipulator {
     fn retrieve_many<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Page, ManipulateError>> {
         Box::pin(async move { self.matching(identity, ctx, |documents| paginate(documents, ctx)) })
     }
@@ -84,7 +84,7 @@ impl Manipulator for MemoryManipulator {
         &'a self,
         identity: Identity,
         id: &'a str,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             let state = self.state();
@@ -103,7 +103,7 @@ impl Manipulator for MemoryManipulator {
         identity: Identity,
         id: &'a str,
         document: Document,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             let mut state = self.state();
@@ -139,7 +139,7 @@ impl Manipulator for MemoryManipulator {
         identity: Identity,
         id: &'a str,
         document: Document,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             let mut state = self.state();
@@ -158,7 +158,7 @@ impl Manipulator for MemoryManipulator {
         &'a self,
         identity: Identity,
         id: &'a str,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
             let mut state = self.state();
@@ -181,7 +181,7 @@ impl Manipulator for MemoryManipulator {
     fn delete_many<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
         Box::pin(async move {
             let ids: Vec<String> = self.matching(identity, ctx, |documents| {
@@ -203,7 +203,7 @@ impl Manipulator for MemoryManipulator {
     fn count<'a>(
         &'a self,
         identity: Identity,
-        ctx: &'a Context,
+        ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
         Box::pin(
             async move { self.matching(identity, ctx, |documents| Ok(documents.len() as u64)) },

@@ -7,7 +7,7 @@ use elemental::filter::Matcher;
 use elemental::namespace::{is_namespace_child_of, is_namespace_in_subtree};
 use serde_json::Value;
 
-use crate::{Context, Document, ManipulateError, Page};
+use crate::{Document, ManipulateError, Page, StoreContext};
 
 /// The attribute holding object ids.
 pub const ID: &str = "ID";
@@ -19,7 +19,7 @@ fn text<'a>(document: &'a Document, attribute: &str) -> Option<&'a str> {
 /// True when the context may see the document: same namespace (or below when recursive, or a
 /// propagating object above when propagated), and under the context's parent if any.
 /// Documents without a namespace are visible to every context.
-pub fn visible(document: &Document, ctx: &Context) -> bool {
+pub fn visible(document: &Document, ctx: &StoreContext) -> bool {
     let namespace_ok = match text(document, "namespace") {
         None => true,
         Some(_) if ctx.namespace.is_empty() => true,
@@ -85,7 +85,7 @@ pub fn sort(documents: &mut [(u64, &Document)], order: &[String]) {
 }
 
 /// The filter of the context, prepared.
-pub fn matcher(ctx: &Context) -> Result<Option<Matcher>, ManipulateError> {
+pub fn matcher(ctx: &StoreContext) -> Result<Option<Matcher>, ManipulateError> {
     ctx.filter
         .as_ref()
         .map(Matcher::new)
@@ -95,7 +95,7 @@ pub fn matcher(ctx: &Context) -> Result<Option<Matcher>, ManipulateError> {
 
 /// The page the context asks for, out of every matching document in order (only the documents
 /// of the page are copied).
-pub fn paginate(documents: Vec<&Document>, ctx: &Context) -> Result<Page, ManipulateError> {
+pub fn paginate(documents: Vec<&Document>, ctx: &StoreContext) -> Result<Page, ManipulateError> {
     let total = documents.len() as u64;
     let copy = |selected: &[&Document]| selected.iter().map(|d| (*d).clone()).collect::<Vec<_>>();
     if let Some(after) = &ctx.after {

@@ -6,7 +6,7 @@ use std::future::Future;
 use elemental::filter::Filter;
 use elemental::{Identity, ModelIdentity};
 use gaia::model::{ExternalNetwork, Service};
-use manipulate::{Context, ManipulateError, Manipulator};
+use manipulate::{ManipulateError, Manipulator, StoreContext};
 
 fn network(id: &str, namespace: &str, name: &str) -> ExternalNetwork {
     ExternalNetwork {
@@ -18,15 +18,15 @@ fn network(id: &str, namespace: &str, name: &str) -> ExternalNetwork {
     }
 }
 
-fn ctx(namespace: &str) -> Context {
-    Context::in_namespace(namespace)
+fn ctx(namespace: &str) -> StoreContext {
+    StoreContext::in_namespace(namespace)
 }
 
-fn filtered(namespace: &str, filter: &str) -> Context {
+fn filtered(namespace: &str, filter: &str) -> StoreContext {
     ctx(namespace).with_filter(Filter::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}")))
 }
 
-async fn names(m: &dyn Manipulator, c: &Context) -> Vec<String> {
+async fn names(m: &dyn Manipulator, c: &StoreContext) -> Vec<String> {
     let (found, _, _) = manipulate::retrieve_many::<ExternalNetwork>(m, c)
         .await
         .expect("retrieve-many");
@@ -285,7 +285,7 @@ pub async fn order_and_pagination(m: &dyn Manipulator) {
 
 /// Recursive or not, propagation, and isolation of reads, changes and counts.
 pub async fn namespaces_and_isolation(m: &dyn Manipulator) {
-    let all = Context::default();
+    let all = StoreContext::default();
     for (id, ns, name) in [
         ("r", "/", "root"),
         ("a", "/a", "in-a"),
