@@ -47,7 +47,7 @@ pub fn root_handler() -> RouteHandler {
 /// one storage-backed processor per identity.
 pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, ServerError> {
     let existing = Arc::new(namespaces::ExistingNamespace::new(store.clone()));
-    let mut push = options.push.clone().unwrap_or_default();
+    let mut push = options.push().cloned().unwrap_or_default();
     push.authenticators.push(existing.clone());
     let mut options = options
         .with_push(push)
@@ -59,8 +59,8 @@ pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, S
     for (version, manager) in gaia::managers() {
         options = options.with_model(version, manager);
     }
-    if options.service_name == "bahamut" {
-        options.service_name = "apiserver".to_string();
+    if options.service_name() == "bahamut" {
+        options = options.with_service_name("apiserver");
     }
     let mut server = Server::new(options);
     let rules = Arc::new(namespaces::NamespaceRules::new(store.clone()));

@@ -125,7 +125,7 @@ async fn main() -> ExitCode {
     };
     let options = bahamut::Options::new()
         .with_listen(args.listen)
-        .with_health_listen(args.health)
+        .with_health_listen(Some(args.health))
         .with_drain_timeout(std::time::Duration::from_secs(args.drain_seconds))
         .with_service_info("apiserver", Some(env!("CARGO_PKG_VERSION")), &[])
         .with_push(push_options(&args));

@@ -63,97 +63,93 @@ pub struct IdentityRateLimit {
 pub struct Options {
     // ReST server
     /// ReST listen address. Default `127.0.0.1:8080`.
-    pub listen: SocketAddr,
-    /// A listener to use instead of binding `listen` (tests use port 0). Default none.
-    pub listener: Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>,
+    pub(crate) listen: SocketAddr,
     /// Time allowed to receive a request head once its first byte has arrived; past it the
     /// connection is closed. Default 10 s.
-    pub header_timeout: Duration,
+    pub(crate) header_timeout: Duration,
     /// Time allowed to receive a request body once its head is read; past it the request gets a
     /// 408 and the connection is closed. Default 30 s.
-    pub body_timeout: Duration,
+    pub(crate) body_timeout: Duration,
     /// How long a kept-alive connection may wait for its next request. Default 60 s.
-    pub idle_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
     /// Time allowed to process a request and write its response; 0 disables. Default 0.
-    pub write_timeout: Duration,
+    pub(crate) write_timeout: Duration,
     /// Largest accepted request body, in bytes. Default 16 MiB.
-    pub max_body_size: usize,
+    pub(crate) max_body_size: usize,
     /// Most connections served at once; further ones are answered 503 at once and closed (and
     /// health reports the saturation). Default 10,000.
-    pub max_connections: usize,
+    pub(crate) max_connections: usize,
     /// Most connections from one client IP (its socket address, not `X-Forwarded-For`); further
     /// ones are answered 503 and closed. Default 1,024.
-    pub max_connections_per_ip: usize,
+    pub(crate) max_connections_per_ip: usize,
     /// Gzip responses larger than `compression_threshold` when the client accepts it.
     /// Default on.
-    pub compression: bool,
+    pub(crate) compression: bool,
     /// Smallest body, in bytes, that is compressed. Default 1400.
-    pub compression_threshold: usize,
+    pub(crate) compression_threshold: usize,
     /// HTTP keep-alive. Default on.
-    pub keep_alive: bool,
+    pub(crate) keep_alive: bool,
     /// Prefix of the model routes (`api` serves `/api/lists`). Default none.
-    pub api_prefix: String,
+    pub(crate) api_prefix: String,
     /// Handler of `GET /`. Default: 200 with an empty body.
-    pub root_handler: Option<RouteHandler>,
+    pub(crate) root_handler: Option<RouteHandler>,
     /// How long to wait for in-flight requests at shutdown. Default 60 s.
-    pub drain_timeout: Duration,
+    pub(crate) drain_timeout: Duration,
     // Model
     /// Model managers by API version (`/v/N`). Version 0 serves requests without `/v/N`.
-    pub model_managers: BTreeMap<u32, &'static dyn ModelManager>,
+    pub(crate) model_managers: BTreeMap<u32, &'static dyn ModelManager>,
     /// Read-only mode: every write answers 423, except on `read_only_exclusions`.
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     /// Identities that stay writable in read-only mode.
-    pub read_only_exclusions: BTreeSet<&'static str>,
+    pub(crate) read_only_exclusions: BTreeSet<&'static str>,
     /// Loads the stored object for update and patch, so that read-only and creation-only
     /// attributes are checked against it and patches are merged into it. Default none.
-    pub retriever: Option<Arc<dyn IdentifiableRetriever>>,
+    pub(crate) retriever: Option<Arc<dyn IdentifiableRetriever>>,
     // Health
     /// Health listen address. Default none (no health server).
-    pub health_listen: Option<SocketAddr>,
-    /// A listener to use instead of binding `health_listen`.
-    pub health_listener: Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>,
+    pub(crate) health_listen: Option<SocketAddr>,
     /// Custom health check. Default: always healthy.
-    pub health_handler: Option<HealthHandler>,
+    pub(crate) health_handler: Option<HealthHandler>,
     // Service info
     /// Service name, served on `/_meta/name`. Default `bahamut`.
-    pub service_name: String,
+    pub(crate) service_name: String,
     /// Service version, added to `/_meta/version` when set.
-    pub service_version: Option<String>,
+    pub(crate) service_version: Option<String>,
     /// More versions for `/_meta/version` (component -> version).
-    pub sub_versions: BTreeMap<String, String>,
+    pub(crate) sub_versions: BTreeMap<String, String>,
     // Security
     /// Request authenticators, in order. Default none (everything is authenticated).
-    pub authenticators: Vec<Arc<dyn RequestAuthenticator>>,
+    pub(crate) authenticators: Vec<Arc<dyn RequestAuthenticator>>,
     /// Request authorizers, in order. Default none (everything is authorized).
-    pub authorizers: Vec<Arc<dyn RequestAuthorizer>>,
+    pub(crate) authorizers: Vec<Arc<dyn RequestAuthorizer>>,
     /// Called once per model request, with its error if any. Default none.
-    pub auditer: Option<Arc<dyn Auditer>>,
+    pub(crate) auditer: Option<Arc<dyn Auditer>>,
     /// CORS policy. Default none (no CORS headers, `OPTIONS` answers 405).
-    pub cors: Option<CorsPolicy>,
+    pub(crate) cors: Option<CorsPolicy>,
     // Rate limiting
     /// A limit on all model requests. Default none.
-    pub rate_limit: Option<RateLimit>,
+    pub(crate) rate_limit: Option<RateLimit>,
     /// Limits per identity name. Default none.
-    pub identity_rate_limits: BTreeMap<&'static str, IdentityRateLimit>,
+    pub(crate) identity_rate_limits: BTreeMap<&'static str, IdentityRateLimit>,
     // Hooks and events
     /// Run once the listeners are ready.
-    pub post_start_hook: Option<Hook>,
+    pub(crate) post_start_hook: Option<Hook>,
     /// Run when shutdown starts, before draining.
-    pub pre_stop_hook: Option<Hook>,
+    pub(crate) pre_stop_hook: Option<Hook>,
     /// Catch panics of processors and answer 500. Default on.
-    pub recover_panics: bool,
+    pub(crate) recover_panics: bool,
     /// Transforms the errors processors return before they are answered. Default none.
-    pub error_transformer: Option<ErrorTransformer>,
+    pub(crate) error_transformer: Option<ErrorTransformer>,
     /// Custom encoders of answers, by identity name. Default none.
-    pub marshallers: BTreeMap<&'static str, Marshaller>,
+    pub(crate) marshallers: BTreeMap<&'static str, Marshaller>,
     /// Custom decoders of create and update bodies, by identity name. Default none.
-    pub unmarshallers: BTreeMap<&'static str, Unmarshaller>,
+    pub(crate) unmarshallers: BTreeMap<&'static str, Unmarshaller>,
     /// Where the events of completed writes go. Default none (events are dropped).
-    pub event_publisher: Option<Arc<dyn EventPublisher>>,
+    pub(crate) event_publisher: Option<Arc<dyn EventPublisher>>,
     /// Routes served by custom handlers (exact path -> handler), checked before model routes.
-    pub custom_routes: BTreeMap<String, RouteHandler>,
+    pub(crate) custom_routes: BTreeMap<String, RouteHandler>,
     /// The push server (websocket sessions on `/events`). Default off.
-    pub push: Option<crate::push::PushOptions>,
+    pub(crate) push: Option<crate::push::PushOptions>,
 }
 
 impl Default for Options {
@@ -167,7 +163,6 @@ impl Options {
     pub fn new() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            listener: None,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
@@ -186,7 +181,6 @@ impl Options {
             read_only_exclusions: BTreeSet::new(),
             retriever: None,
             health_listen: None,
-            health_listener: None,
             health_handler: None,
             service_name: "bahamut".to_string(),
             service_version: None,
@@ -209,15 +203,19 @@ impl Options {
         }
     }
 
+    /// The service name (`/_meta/name`).
+    pub fn service_name(&self) -> &str {
+        &self.service_name
+    }
+
+    /// The push server's options, when push is on.
+    pub fn push(&self) -> Option<&crate::push::PushOptions> {
+        self.push.as_ref()
+    }
+
     /// Sets the ReST listen address.
     pub fn with_listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;
-        self
-    }
-
-    /// Serves ReST on an already bound listener.
-    pub fn with_listener(mut self, listener: std::net::TcpListener) -> Self {
-        self.listener = Some(Arc::new(std::sync::Mutex::new(Some(listener))));
         self
     }
 
@@ -312,15 +310,9 @@ impl Options {
         self
     }
 
-    /// Starts a health server on this address.
-    pub fn with_health_listen(mut self, addr: SocketAddr) -> Self {
-        self.health_listen = Some(addr);
-        self
-    }
-
-    /// Starts a health server on an already bound listener.
-    pub fn with_health_listener(mut self, listener: std::net::TcpListener) -> Self {
-        self.health_listener = Some(Arc::new(std::sync::Mutex::new(Some(listener))));
+    /// Starts a health server on this address (`None`: no health server, the default).
+    pub fn with_health_listen(mut self, addr: Option<SocketAddr>) -> Self {
+        self.health_listen = addr;
         self
     }
 
@@ -343,6 +335,12 @@ impl Options {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        self
+    }
+
+    /// Sets the service name alone (`/_meta/name`, and the key of its version).
+    pub fn with_service_name(mut self, name: &str) -> Self {
+        self.service_name = name.to_string();
         self
     }
 

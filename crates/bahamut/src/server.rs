@@ -214,21 +214,34 @@ impl Server {
         versions
     }
 
-    /// Runs until `shutdown` completes, then drains: health turns 503, the pre-stop hook runs,
-    /// no new connection is accepted, and in-flight requests finish (up to the drain timeout).
+    /// Binds the ReST address (`Options::with_listen`) and the health address, if any
+    /// (`Options::with_health_listen`), then serves them as [`Self::serve`] does.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let rest = bind(self.options.listen, "the ReST address")?;
+        let health = match self.options.health_listen {
+            Some(addr) => Some(bind(addr, "the health address")?),
+            None => None,
+        };
+        self.serve(rest, health, shutdown).await
+    }
+
+    /// Serves the ReST (and push) API on `rest` and health checks on `health` until `shutdown`
+    /// completes, then drains: health turns 503, the pre-stop hook runs, no new connection is
+    /// accepted, and in-flight requests finish (up to the drain timeout). The listen addresses
+    /// of the options are not used.
+    pub async fn serve(
+        self,
+        rest: std::net::TcpListener,
+        health: Option<std::net::TcpListener>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ServerError> {
         if self.options.model_managers.is_empty() {
             return Err(ServerError::NoModel);
         }
-        let rest = listener(
-            &self.options.listener,
-            Some(self.options.listen),
-            "the ReST address",
-        )
-        .await?;
-        let health = match (&self.options.health_listener, self.options.health_listen) {
-            (None, None) => None,
-            (custom, addr) => Some(listener(custom, addr, "the health address").await?),
+        let rest = into_tokio(rest, "the ReST address")?;
+        let health = match health {
+            Some(listener) => Some(into_tokio(listener, "the health address")?),
+            None => None,
         };
         let (stop_tx, stop_rx) = watch::channel(false);
         let push = match &self.options.push {
@@ -248,11 +261,9 @@ impl Server {
             healthy: AtomicBool::new(true),
             push,
         });
-        let rest = rest.ok_or(ServerError::NoModel)?;
         tracing::info!(address = %rest.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "ReST server listening");
-        let health_task = health
-            .flatten()
-            .map(|listener| tokio::spawn(serve_health(inner.clone(), listener)));
+        let health_task =
+            health.map(|listener| tokio::spawn(serve_health(inner.clone(), listener)));
         if let Some(hook) = &inner.options.post_start_hook {
             hook().await;
         }
@@ -295,28 +306,20 @@ async fn start_push(
     }))
 }
 
-type SharedListener = Option<Arc<std::sync::Mutex<Option<std::net::TcpListener>>>>;
+fn bind(addr: SocketAddr, what: &str) -> Result<std::net::TcpListener, ServerError> {
+    std::net::TcpListener::bind(addr).map_err(|source| ServerError::Listen {
+        what: what.to_string(),
+        source,
+    })
+}
 
-async fn listener(
-    custom: &SharedListener,
-    addr: Option<SocketAddr>,
-    what: &str,
-) -> Result<Option<TcpListener>, ServerError> {
+fn into_tokio(listener: std::net::TcpListener, what: &str) -> Result<TcpListener, ServerError> {
     let error = |source| ServerError::Listen {
         what: what.to_string(),
         source,
     };
-    let taken = custom
-        .as_ref()
-        .and_then(|m| m.lock().ok().and_then(|mut l| l.take()));
-    match (taken, addr) {
-        (Some(std_listener), _) => {
-            std_listener.set_nonblocking(true).map_err(error)?;
-            TcpListener::from_std(std_listener).map(Some).map_err(error)
-        }
-        (None, Some(addr)) => TcpListener::bind(addr).await.map(Some).map_err(error),
-        (None, None) => Ok(None),
-    }
+    listener.set_nonblocking(true).map_err(error)?;
+    TcpListener::from_std(listener).map_err(error)
 }
 
 async fn accept_until(

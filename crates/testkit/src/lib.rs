@@ -221,12 +221,9 @@ impl Running {
 pub async fn start(build: impl FnOnce(Options) -> Result<Server, ServerError>) -> Running {
     let (rest, addr) = listener();
     let (health, health_addr) = listener();
-    let options = Options::new()
-        .with_listener(rest)
-        .with_health_listener(health);
-    let server = build(options).expect("server builds");
+    let server = build(Options::new()).expect("server builds");
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let handle = tokio::spawn(server.run(async {
+    let handle = tokio::spawn(server.serve(rest, Some(health), async {
         let _ = stop_rx.await;
     }));
     Running {

@@ -123,7 +123,7 @@ impl<T: DemoModel> Processor<T> for MemoryProcessor<T> {
 
 /// The demo server: the todo model as versions 0 and 1, one memory processor per identity.
 pub fn server(options: Options) -> Result<Server, ServerError> {
-    let service = options.service_name.clone();
+    let service = options.service_name().to_string();
     let options = options.with_model(0, manager()).with_model(1, manager());
     let ids = Arc::new(ObjectIds::new());
     let mut server = Server::new(options);

@@ -27,17 +27,17 @@ fn parse_addr(flag: &str, value: Option<String>) -> Result<SocketAddr, String> {
 fn options(args: impl Iterator<Item = String>) -> Result<Options, String> {
     let mut options = Options::new()
         .with_listen(SocketAddr::from(([127, 0, 0, 1], 18080)))
-        .with_health_listen(SocketAddr::from(([127, 0, 0, 1], 18081)))
+        .with_health_listen(Some(SocketAddr::from(([127, 0, 0, 1], 18081))))
         .with_service_info("demo", None, &[]);
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
         match flag.as_str() {
             "--listen" => options = options.with_listen(parse_addr(&flag, args.next())?),
             "--health" => match args.next().as_deref() {
-                Some("none") => options.health_listen = None,
+                Some("none") => options = options.with_health_listen(None),
                 other => {
-                    options =
-                        options.with_health_listen(parse_addr(&flag, other.map(str::to_string))?)
+                    options = options
+                        .with_health_listen(Some(parse_addr(&flag, other.map(str::to_string))?))
                 }
             },
             "--cors" => {
@@ -45,7 +45,10 @@ fn options(args: impl Iterator<Item = String>) -> Result<Options, String> {
                     &args.next().ok_or("--cors needs a value")?,
                 ))
             }
-            "--name" => options.service_name = args.next().ok_or("--name needs a value")?,
+            "--name" => {
+                let name = args.next().ok_or("--name needs a value")?;
+                options = options.with_service_name(&name);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument '{other}'")),
         }
