@@ -7,7 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use elemental::{EncodingType, Error, Errors, Event, Operation, Request, RequestContext};
+use elemental::{
+    EncodingType, Error, Errors, Event, ModelPath, Operation, Request, RequestContext,
+};
 
 use crate::HttpResponse;
 use crate::auth::{AuditRecord, AuthAction, AuthContext};
@@ -23,6 +25,7 @@ fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Erro
 pub(crate) async fn handle_model(
     inner: Arc<ServerState>,
     parts: http::request::Parts,
+    path: &ModelPath,
     body: Bytes,
     remote: Option<SocketAddr>,
 ) -> HttpResponse {
@@ -34,7 +37,7 @@ pub(crate) async fn handle_model(
             .compression
             .then_some(inner.options.compression_threshold),
     };
-    let (response, request, errors) = pipeline(&inner, &parts, body, remote, &finish).await;
+    let (response, request, errors) = pipeline(&inner, &parts, path, body, remote, &finish).await;
     if let Some(auditer) = &inner.options.auditer {
         auditer.audit(&AuditRecord {
             request: request.as_ref(),
@@ -50,6 +53,7 @@ type PipelineResult = (HttpResponse, Option<Request>, Option<Errors>);
 async fn pipeline(
     inner: &ServerState,
     parts: &http::request::Parts,
+    path: &ModelPath,
     body: Bytes,
     remote: Option<SocketAddr>,
     finish: &Finish<'_>,
@@ -67,11 +71,9 @@ async fn pipeline(
         )
     };
     let options = &inner.options;
-    let path = parts.uri.path();
-    let stripped = crate::router::strip_prefix(path, &options.api_prefix).unwrap_or(path);
-    let version = match elemental::api_version_from_path(stripped) {
-        Ok((version, _)) => version,
-        Err(e) => return fail(Errors::from(e), None),
+    let version = match &path.version {
+        Ok(version) => *version,
+        Err(e) => return fail(Errors::from(e.clone()), None),
     };
     let Some(manager) = options.model_managers.get(&version) else {
         return fail(
@@ -83,7 +85,7 @@ async fn pipeline(
         api_prefix: &options.api_prefix,
         remote_addr: remote,
     };
-    let request = match Request::from_http(parts, body, *manager, &context) {
+    let request = match Request::from_model_path(parts, path, body, *manager, &context) {
         Ok(r) => r,
         Err(errors) => return fail(errors, None),
     };
@@ -229,12 +231,11 @@ fn conceal_internal(errors: Errors, trace: &str, request: Option<&Request>) -> E
 /// router's 405).
 pub(crate) fn path_allowed_methods(
     options: &crate::Options,
-    path: &str,
+    path: &ModelPath,
 ) -> Option<Vec<http::Method>> {
-    let stripped = crate::router::strip_prefix(path, &options.api_prefix)?;
-    let (version, rest) = elemental::api_version_from_path(stripped).ok()?;
-    let manager = *options.model_managers.get(&version)?;
-    let (identity, parent, object) = elemental::path_identities(rest, manager)?;
+    let version = path.version.as_ref().ok()?;
+    let manager = *options.model_managers.get(version)?;
+    let (identity, parent, object) = path.identities(manager)?;
     Some(allowed_methods(manager, identity, parent, object))
 }
 

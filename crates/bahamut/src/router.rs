@@ -2,6 +2,7 @@
 //! (`/:category`, `/:category/:id`, `/:parent/:id/:category`, with an optional `/v/:n`), and
 //! dispatched by the relationships registry, not by one route per identity.
 
+use elemental::{ModelPath, PathShape};
 use http::Method;
 
 use crate::options::{Options, RouteHandler};
@@ -18,27 +19,15 @@ pub(crate) enum Route {
     MetaRoutes,
     /// A custom route.
     Custom(RouteHandler),
-    /// A model route.
-    Model,
+    /// A model path, read once: the dispatch builds the request from it.
+    Model(ModelPath),
     /// A CORS preflight.
     Preflight,
-    /// A known path, but not with this method: 405 with the methods of the path in `Allow`.
-    MethodNotAllowed(&'static [Method]),
+    /// A known path, but not with this method (405, the methods in `Allow`): a path served with other methods: those of its shape, and the model path if it is one
+    /// (its relationships then say which methods are allowed).
+    MethodNotAllowed(&'static [Method], Option<ModelPath>),
     /// No route: 404 error array.
     NotFound,
-}
-
-/// `path` without the API prefix; `None` when a prefix is set and the path lacks it.
-pub(crate) fn strip_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
-    if prefix.is_empty() {
-        return Some(path);
-    }
-    let rest = path.strip_prefix('/')?.strip_prefix(prefix)?;
-    match rest {
-        "" => Some("/"),
-        r if r.starts_with('/') => Some(r),
-        _ => None,
-    }
 }
 
 const COLLECTION_METHODS: &[Method] = &[Method::GET, Method::POST, Method::HEAD];
@@ -46,25 +35,14 @@ const OBJECT_METHODS: &[Method] = &[Method::GET, Method::PUT, Method::PATCH, Met
 const META_METHODS: &[Method] = &[Method::GET];
 const NO_METHODS: &[Method] = &[];
 
-/// The methods a model path of this shape accepts, or `None` when it is not a model path.
-fn model_methods(path: &str) -> Option<&'static [Method]> {
-    let trimmed = path.strip_prefix('/')?;
-    let trimmed = trimmed.strip_suffix('/').unwrap_or(trimmed);
-    let mut segments: Vec<&str> = trimmed.split('/').collect();
-    if segments.len() >= 2 && segments[0] == "v" {
-        segments.drain(..2);
-    }
-    if segments.iter().any(|s| s.is_empty()) {
-        return (segments.len() <= 1).then_some(COLLECTION_METHODS);
-    }
-    match segments.len() {
-        0 | 1 | 3 => Some(COLLECTION_METHODS),
-        2 => Some(OBJECT_METHODS),
-        _ => None,
+/// The methods of a model path's shape.
+fn shape_methods(shape: PathShape) -> &'static [Method] {
+    match shape {
+        PathShape::Collection | PathShape::Children => COLLECTION_METHODS,
+        PathShape::Object => OBJECT_METHODS,
     }
 }
 
-/// Routes one request.
 pub(crate) fn route(method: &Method, path: &str, options: &Options) -> Route {
     if let Some(handler) = options.custom_routes.get(path) {
         return Route::Custom(handler.clone());
@@ -76,25 +54,30 @@ pub(crate) fn route(method: &Method, path: &str, options: &Options) -> Route {
         "/_meta/routes" => Some(Route::MetaRoutes),
         _ => None,
     };
-    let methods = match meta {
-        Some(_) => Some(META_METHODS),
-        None => strip_prefix(path, &options.api_prefix).and_then(model_methods),
+    let model = match meta {
+        Some(_) => None,
+        None => ModelPath::parse(path, &options.api_prefix).filter(|p| p.shape().is_some()),
+    };
+    let methods = match (&meta, &model) {
+        (Some(_), _) => Some(META_METHODS),
+        (None, Some(model)) => model.shape().map(shape_methods),
+        (None, None) => None,
     };
     if *method == Method::OPTIONS {
         return match (&options.cors, methods) {
             (Some(_), _) => Route::Preflight,
-            (None, Some(methods)) => Route::MethodNotAllowed(methods),
+            (None, Some(methods)) => Route::MethodNotAllowed(methods, model),
             (None, None) => Route::NotFound,
         };
     }
-    match (meta, methods) {
-        (Some(meta), _) if *method == Method::GET => meta,
-        (None, Some(methods)) if methods.contains(method) => Route::Model,
-        (_, Some(methods)) => Route::MethodNotAllowed(methods),
+    match (meta, methods, model) {
+        (Some(meta), _, _) if *method == Method::GET => meta,
+        (None, Some(methods), Some(model)) if methods.contains(method) => Route::Model(model),
+        (_, Some(methods), model) => Route::MethodNotAllowed(methods, model),
         // With CORS on, the reference's router matches every path for OPTIONS, so an unknown
         // path answers 405 rather than 404.
-        (_, None) if options.cors.is_some() => Route::MethodNotAllowed(NO_METHODS),
-        (_, None) => Route::NotFound,
+        (_, None, _) if options.cors.is_some() => Route::MethodNotAllowed(NO_METHODS, None),
+        (_, None, _) => Route::NotFound,
     }
 }
 
@@ -107,9 +90,9 @@ mod tests {
             Route::Root => "root",
             Route::MetaName | Route::MetaVersion | Route::MetaRoutes => "meta",
             Route::Custom(_) => "custom",
-            Route::Model => "model",
+            Route::Model(_) => "model",
             Route::Preflight => "preflight",
-            Route::MethodNotAllowed(_) => "405",
+            Route::MethodNotAllowed(..) => "405",
             Route::NotFound => "404",
         }
     }

@@ -517,8 +517,8 @@ async fn handle(
         }
     };
     match route(&parts.method, parts.uri.path(), &inner.options) {
-        Route::Model => {
-            crate::dispatch::handle_model(inner.clone(), parts, body, Some(remote)).await
+        Route::Model(path) => {
+            crate::dispatch::handle_model(inner.clone(), parts, &path, body, Some(remote)).await
         }
         Route::Root => match &inner.options.root_handler {
             Some(handler) => custom(handler, parts, body).await,
@@ -541,9 +541,10 @@ async fn handle(
             Some(cors) => preflight(cors, &parts.headers),
             None => method_not_allowed(&parts.method, &[], &finish),
         },
-        Route::MethodNotAllowed(shape) => {
+        Route::MethodNotAllowed(shape, path) => {
             // A model path: the methods its relationships allow; another path: its own.
-            let allowed = crate::dispatch::path_allowed_methods(&inner.options, parts.uri.path())
+            let allowed = path
+                .and_then(|path| crate::dispatch::path_allowed_methods(&inner.options, &path))
                 .unwrap_or_else(|| shape.to_vec());
             method_not_allowed(&parts.method, &allowed, &finish)
         }

@@ -86,7 +86,9 @@ pub use parameters::{
 };
 pub use pushconfig::PushConfig;
 pub use relationships::{RelationshipInfo, RelationshipsRegistry};
-pub use request::{Request, RequestContext, api_version_from_path, parse_query, path_identities};
+pub use request::{
+    ModelPath, PathShape, Request, RequestContext, api_version_from_path, parse_query,
+};
 pub use response::Response;
 pub use serde_time::null_as_default;
 pub use value::{AttributeValues, Value};

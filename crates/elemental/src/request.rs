@@ -136,23 +136,30 @@ impl Request {
         manager: &dyn ModelManager,
         context: &RequestContext<'_>,
     ) -> Result<Request, Errors> {
-        let path = strip_api_prefix(parts.uri.path(), context.api_prefix);
-        let (version, path) = api_version_from_path(path)?;
+        let path = ModelPath::parse(parts.uri.path(), context.api_prefix)
+            .ok_or_else(|| invalid_path(parts))?;
+        Self::from_model_path(parts, &path, body, manager, context)
+    }
+
+    /// Reads an HTTP request whose path the router has already read into `path` (the same
+    /// steps as [`Request::from_http`] after the path).
+    pub fn from_model_path(
+        parts: &http::request::Parts,
+        path: &ModelPath,
+        body: Bytes,
+        manager: &dyn ModelManager,
+        context: &RequestContext<'_>,
+    ) -> Result<Request, Errors> {
+        let version = path.version.clone()?;
         let (content_type, accept) = encodings_from_headers(&parts.headers)?;
 
-        let components = path_components(path);
+        let components: Vec<&str> = path.components.iter().map(String::as_str).collect();
         let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
         let (identity, object_id, parent_identity, parent_id) = match components.as_slice() {
             [c] => (category(c), "", Identity::ROOT, ""),
             [c, id] => (category(c), *id, Identity::ROOT, ""),
             [p, pid, c] => (category(c), "", category(p), *pid),
-            _ => {
-                let shown = parts.uri.path_and_query().map_or("", |p| p.as_str());
-                return Err(Error::bad_request(format!(
-                    "{shown} is not a valid elemental request path"
-                ))
-                .into());
-            }
+            _ => return Err(invalid_path(parts).into()),
         };
         let operation = operation_for(&parts.method, components.len())?;
 
@@ -346,27 +353,107 @@ fn parse_flag(name: &str, raw: &str) -> Result<bool, Error> {
     })
 }
 
-fn strip_api_prefix<'a>(path: &'a str, prefix: &str) -> &'a str {
+fn invalid_path(parts: &http::request::Parts) -> Error {
+    let shown = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    Error::bad_request(format!("{shown} is not a valid elemental request path"))
+}
+
+/// The path after the API prefix (`api` or `/api/` strips `/api`); `None` when the path is
+/// not under it.
+fn strip_api_prefix<'a>(path: &'a str, prefix: &str) -> Option<&'a str> {
     let prefix = prefix.trim_matches('/');
     if prefix.is_empty() {
-        return path;
+        return Some(path);
     }
     match path.strip_prefix('/').and_then(|p| p.strip_prefix(prefix)) {
-        Some("") => "/",
-        Some(rest) if rest.starts_with('/') => rest,
-        _ => path,
+        Some("") => Some("/"),
+        Some(rest) if rest.starts_with('/') => Some(rest),
+        _ => None,
     }
 }
 
-/// Reads an optional `/v/N` prefix: returns the version (0 when absent) and the rest of the
-/// path. Errors: 400 `Invalid api version number 'x'` (also for a bare `/v`, which the
-/// reference crashes on).
-pub fn api_version_from_path(path: &str) -> Result<(u32, &str), Error> {
+/// The shape of a model path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathShape {
+    /// `/categories` (or no category at all): retrieve-many, create, info.
+    Collection,
+    /// `/categories/:id`: retrieve, update, patch, delete.
+    Object,
+    /// `/parents/:id/categories`: the children of one object.
+    Children,
+}
+
+/// A request path read once, by the router, for everything after it: the API version and
+/// the path's components after the API prefix and `/v/N`.
+///
+/// ```
+/// use elemental::{ModelPath, PathShape};
+///
+/// let path = ModelPath::parse("/api/v/1/lists/x/tasks", "api").unwrap();
+/// assert_eq!(path.version, Ok(1));
+/// assert_eq!(path.components, ["lists", "x", "tasks"]);
+/// assert_eq!(path.shape(), Some(PathShape::Children));
+/// assert!(ModelPath::parse("/lists", "api").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelPath {
+    /// The API version (`/v/N`, 0 without); the 400 to answer when `N` is not a number.
+    pub version: Result<u32, Error>,
+    /// The components: `[category]`, `[category, id]` or `[parent, id, category]` on a model
+    /// route.
+    pub components: Vec<String>,
+}
+
+impl ModelPath {
+    /// Reads `path` under `api_prefix`; `None` when it is not under the prefix.
+    pub fn parse(path: &str, api_prefix: &str) -> Option<ModelPath> {
+        let path = strip_api_prefix(path, api_prefix)?;
+        let (version, rest) = split_version(path);
+        Some(ModelPath {
+            version,
+            components: path_components(rest)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+        })
+    }
+
+    /// The shape of the path; `None` when it is not a model path (more than three components,
+    /// or an empty one).
+    pub fn shape(&self) -> Option<PathShape> {
+        let components = &self.components;
+        if components.len() > 1 && components.iter().any(String::is_empty) {
+            return None;
+        }
+        match components.len() {
+            0 | 1 => Some(PathShape::Collection),
+            2 => Some(PathShape::Object),
+            3 => Some(PathShape::Children),
+            _ => None,
+        }
+    }
+
+    /// The identities the path names: the identity, its parent (`root` at the top), and
+    /// whether it names one object. `None` when it is not a model path.
+    pub fn identities(&self, manager: &dyn ModelManager) -> Option<(Identity, Identity, bool)> {
+        let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
+        match self.components.as_slice() {
+            [c] => Some((category(c), Identity::ROOT, false)),
+            [c, _] => Some((category(c), Identity::ROOT, true)),
+            [p, _, c] => Some((category(c), category(p), false)),
+            _ => None,
+        }
+    }
+}
+
+/// Splits an optional `/v/N` off the path: the version (0 when absent, an error when `N` is
+/// not a number) and the rest.
+fn split_version(path: &str) -> (Result<u32, Error>, &str) {
     let Some(rest) = path
         .strip_prefix("/v")
         .filter(|r| r.is_empty() || r.starts_with('/'))
     else {
-        return Ok((0, path));
+        return (Ok(0), path);
     };
     let rest = rest.strip_prefix('/').unwrap_or(rest);
     let (number, rest) = match rest.find('/') {
@@ -375,24 +462,16 @@ pub fn api_version_from_path(path: &str) -> Result<(u32, &str), Error> {
     };
     let version = number
         .parse::<u32>()
-        .map_err(|_| Error::bad_request(format!("Invalid api version number '{number}'")))?;
-    Ok((version, rest))
+        .map_err(|_| Error::bad_request(format!("Invalid api version number '{number}'")));
+    (version, rest)
 }
 
-/// The identities a model path names (after the API prefix and version): the identity, its
-/// parent (`root` at the top), and whether the path names one object (`/lists/x`). `None` when
-/// the path is not a model path.
-pub fn path_identities(
-    path: &str,
-    manager: &dyn ModelManager,
-) -> Option<(Identity, Identity, bool)> {
-    let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
-    match path_components(path).as_slice() {
-        [c] => Some((category(c), Identity::ROOT, false)),
-        [c, _] => Some((category(c), Identity::ROOT, true)),
-        [p, _, c] => Some((category(c), category(p), false)),
-        _ => None,
-    }
+/// Reads an optional `/v/N` prefix: returns the version (0 when absent) and the rest of the
+/// path. Errors: 400 `Invalid api version number 'x'` (also for a bare `/v`, which the
+/// reference crashes on).
+pub fn api_version_from_path(path: &str) -> Result<(u32, &str), Error> {
+    let (version, rest) = split_version(path);
+    Ok((version?, rest))
 }
 
 fn path_components(path: &str) -> Vec<&str> {
@@ -496,9 +575,9 @@ mod tests {
 
     #[test]
     fn prefixes() {
-        assert_eq!(strip_api_prefix("/api/lists", "api"), "/lists");
-        assert_eq!(strip_api_prefix("/api", "/api/"), "/");
-        assert_eq!(strip_api_prefix("/apis/lists", "api"), "/apis/lists");
-        assert_eq!(strip_api_prefix("/lists", ""), "/lists");
+        assert_eq!(strip_api_prefix("/api/lists", "api"), Some("/lists"));
+        assert_eq!(strip_api_prefix("/api", "/api/"), Some("/"));
+        assert_eq!(strip_api_prefix("/apis/lists", "api"), None);
+        assert_eq!(strip_api_prefix("/lists", ""), Some("/lists"));
     }
 }
