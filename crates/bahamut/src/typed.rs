@@ -277,7 +277,7 @@ fn refuse_other_id<T: Sparse>(object: &T, request: &Request) -> Result<(), Error
         .attribute_specifications()
         .iter()
         .find(|spec| spec.identifier)
-        .map_or("ID", |spec| spec.name.as_str());
+        .map_or("ID", |spec| spec.name);
     Err(Errors::from(elemental::read_only_error(name, "modify")))
 }
 
@@ -293,8 +293,8 @@ fn keep_omitted_protected<T: Sparse>(
         .attribute_specifications()
         .iter()
         .filter(|spec| spec.exposed && (spec.read_only || spec.creation_only))
-        .filter(|spec| !sent.contains_key(&spec.name))
-        .map(|spec| spec.name.clone())
+        .filter(|spec| !sent.contains_key(spec.name))
+        .map(|spec| spec.name.to_string())
         .collect();
     if !omitted.is_empty() {
         object.patch(&stored.to_sparse(&omitted));

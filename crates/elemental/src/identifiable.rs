@@ -99,15 +99,15 @@ pub fn validate_advanced_specification(
         if !spec.exposed || spec.transient {
             continue;
         }
-        let value = object.value_for_attribute(&spec.name);
-        let old = previous.and_then(|p| p.value_for_attribute(&spec.name));
+        let value = object.value_for_attribute(spec.name);
+        let old = previous.and_then(|p| p.value_for_attribute(spec.name));
         let unchanged = previous.is_some() && value == old;
         match operation {
             Operation::Create if spec.read_only => {
                 let is_default = value.as_ref().is_none_or(|v| v.is_zero())
-                    || value.as_ref() == spec.default_value.as_ref();
+                    || value == spec.default_value.map(|d| d.to_value());
                 if !is_default && !unchanged {
-                    errors.push(read_only_error(&spec.name, "set"));
+                    errors.push(read_only_error(spec.name, "set"));
                 }
             }
             Operation::Update | Operation::Patch if previous.is_some() && !unchanged => {
@@ -122,10 +122,10 @@ pub fn validate_advanced_specification(
                             "elemental",
                             422,
                         )
-                        .with_attribute(&spec.name),
+                        .with_attribute(spec.name),
                     );
                 } else if spec.read_only {
-                    errors.push(read_only_error(&spec.name, "modify"));
+                    errors.push(read_only_error(spec.name, "modify"));
                 }
             }
             _ => {}

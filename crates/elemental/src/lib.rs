@@ -66,7 +66,7 @@ pub mod timefmt;
 pub mod validators;
 mod value;
 
-pub use attribute::{AttributeSpecification, AttributeType, IndexSpecification};
+pub use attribute::{AttributeSpecification, AttributeType, DefaultValue, IndexSpecification};
 pub use duration::{DurationError, GoDuration};
 pub use encoding::{
     ACCEPTED_ENCODINGS, EncodingType, convert, decode, encode, encodings_from_headers,

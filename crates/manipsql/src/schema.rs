@@ -179,19 +179,19 @@ impl Schema {
                 if !(spec.stored && spec.exposed) {
                     continue;
                 }
-                if !is_plain_identifier(&spec.name) {
+                if !is_plain_identifier(spec.name) {
                     return Err(SqlError::Schema(format!(
                         "{}: attribute '{}' cannot name a column (letters, digits and '_' only)",
                         identity.name, spec.name
                     )));
                 }
                 let kind = ColumnKind::of(spec.attribute_type);
-                let element = match spec.subtype.as_str() {
+                let element = match spec.subtype {
                     "integer" | "float" => ElementKind::Number,
                     _ => ElementKind::Text,
                 };
                 columns.push(Column {
-                    name: spec.name.clone(),
+                    name: spec.name.to_string(),
                     kind,
                     element,
                     indexed: kind.is_scalar()

@@ -35,7 +35,7 @@ pub fn generate_rust(set: &SpecSet) -> Result<String, Problems> {
         use ::elemental::validators::*;
         #[allow(unused_imports)]
         use ::elemental::{
-            AttributeSpecification, AttributeType, AttributeValues, EncodingType, Error, Errors,
+            AttributeSpecification, AttributeType, AttributeValues, DefaultValue, EncodingType, Error, Errors,
             Identifiable, Identity, ModelIdentity, ModelRegistry, Operation, ParameterDefinition,
             ParameterType, ParametersRequirement, RelationshipInfo, RelationshipsRegistry, Sparse,
             Value,
@@ -242,20 +242,20 @@ fn default_expr(
 fn value_literal(a: &AttributeSpec) -> TokenStream {
     fn scalar(v: &YamlValue) -> Option<TokenStream> {
         Some(match v {
-            YamlValue::String(s) => quote!(Value::String(#s.to_string())),
-            YamlValue::Bool(b) => quote!(Value::Bool(#b)),
+            YamlValue::String(s) => quote!(DefaultValue::String(#s)),
+            YamlValue::Bool(b) => quote!(DefaultValue::Bool(#b)),
             YamlValue::Number(n) if n.is_i64() => {
                 let i = proc_macro2::Literal::i64_unsuffixed(n.as_i64().unwrap_or_default());
-                quote!(Value::Int(#i))
+                quote!(DefaultValue::Int(#i))
             }
             YamlValue::Number(n) => {
                 let f = proc_macro2::Literal::f64_unsuffixed(n.as_f64().unwrap_or_default());
-                quote!(Value::Float(#f))
+                quote!(DefaultValue::Float(#f))
             }
             YamlValue::Sequence(items) => {
                 let items: Option<Vec<TokenStream>> = items.iter().map(scalar).collect();
                 let items = items?;
-                quote!(Value::List(vec![#(#items),*]))
+                quote!(DefaultValue::List(&[#(#items),*]))
             }
             _ => return None,
         })
@@ -276,8 +276,8 @@ fn specification(a: &AttributeSpec) -> TokenStream {
     let converted = field_name(&a.name).trim_start_matches("r#").to_string();
     let kind = attribute_type_tokens(a.kind);
     let mut fields = vec![
-        quote!(name: #name.to_string()),
-        quote!(converted_name: #converted.to_string()),
+        quote!(name: #name),
+        quote!(converted_name: #converted),
         quote!(attribute_type: #kind),
     ];
     let flags = [
@@ -307,18 +307,18 @@ fn specification(a: &AttributeSpec) -> TokenStream {
     for (key, text) in [("subtype", &a.subtype), ("description", &a.description)] {
         if !text.is_empty() {
             let f = format_ident!("{key}");
-            fields.push(quote!(#f: #text.to_string()));
+            fields.push(quote!(#f: #text));
         }
     }
     if !a.allowed_choices.is_empty() {
         let choices = &a.allowed_choices;
-        fields.push(quote!(allowed_choices: vec![#(#choices.to_string()),*]));
+        fields.push(quote!(allowed_choices: &[#(#choices),*]));
     }
     if let Some(p) = &a.allowed_chars {
-        fields.push(quote!(allowed_chars: Some(#p.to_string())));
+        fields.push(quote!(allowed_chars: Some(#p)));
     }
     if let Some(m) = &a.allowed_chars_message {
-        fields.push(quote!(allowed_chars_message: Some(#m.to_string())));
+        fields.push(quote!(allowed_chars_message: Some(#m)));
     }
     if a.default_value.is_some() {
         let v = value_literal(a);
@@ -343,7 +343,7 @@ fn specification(a: &AttributeSpec) -> TokenStream {
         }
     }
     quote! {
-        AttributeSpecification { #(#fields,)* ..Default::default() }
+        AttributeSpecification { #(#fields,)* ..AttributeSpecification::DEFAULT }
     }
 }
 
@@ -618,6 +618,7 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
     let mut statics = Vec::new();
     let checks = validations(set, spec, &fields, &mut statics, problems);
     let attribute_specs = spec.attributes.iter().map(specification);
+    let count = proc_macro2::Literal::usize_unsuffixed(spec.attributes.len());
     let (rest_name, resource_name, package, private) =
         (&m.rest_name, &m.resource_name, &m.package, m.private);
     let version = proc_macro2::Literal::u32_unsuffixed(set.info.version);
@@ -644,7 +645,7 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
         #[serde(crate = "::elemental::export::serde", default)]
         pub struct #sparse { #(#sparse_fields)* }
 
-        static #specs_static: LazyLock<Vec<AttributeSpecification>> = LazyLock::new(|| vec![#(#attribute_specs),*]);
+        static #specs_static: [AttributeSpecification; #count] = [#(#attribute_specs),*];
         #(#statics)*
 
         impl ModelIdentity for #entity {

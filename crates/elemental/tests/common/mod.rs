@@ -58,9 +58,9 @@ pub struct SparseList {
     pub slice: Option<Vec<String>>,
 }
 
-fn spec(name: &str, attribute_type: AttributeType) -> AttributeSpecification {
+fn spec(name: &'static str, attribute_type: AttributeType) -> AttributeSpecification {
     AttributeSpecification {
-        name: name.to_string(),
+        name,
         attribute_type,
         exposed: true,
         stored: true,
@@ -111,7 +111,7 @@ static LIST_SPECS: LazyLock<Vec<AttributeSpecification>> = LazyLock::new(|| {
             ..spec("secret", AttributeType::String)
         },
         AttributeSpecification {
-            subtype: "string".into(),
+            subtype: "string",
             ..spec("slice", AttributeType::List)
         },
     ]
@@ -245,8 +245,8 @@ static TASK_SPECS: LazyLock<Vec<AttributeSpecification>> = LazyLock::new(|| {
             ..spec("name", AttributeType::String)
         },
         AttributeSpecification {
-            allowed_choices: vec!["DONE".into(), "PROGRESS".into(), "TODO".into()],
-            default_value: Some("TODO".into()),
+            allowed_choices: &["DONE", "PROGRESS", "TODO"],
+            default_value: Some(elemental::DefaultValue::String("TODO")),
             ..spec("status", AttributeType::Enum)
         },
     ]
