@@ -31,6 +31,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use bahamut::{BoxFuture, IdentifiableRetriever, Page, Processor, ProcessorContext};
+use elemental::export::time::OffsetDateTime;
 use elemental::{EncodingType, Error, Errors, Identifiable, ModelManager, Request, Sparse};
 use manipulate::{Manipulator, StoreContext};
 
@@ -160,37 +161,6 @@ async fn require_parent(
     }
 }
 
-fn has_attribute<T: Sparse>(object: &T, name: &str) -> bool {
-    object.specification_for_attribute(name).is_some()
-}
-
-/// Sets attributes the model has (the parent link and times are plain attributes of the specs,
-/// not fields every model has) through its sparse form, so that only they are touched: the rest
-/// of the object is not copied.
-fn set_attributes<T: Sparse>(
-    object: &mut T,
-    values: &[(&str, serde_json::Value)],
-) -> Result<(), Error> {
-    let wanted: serde_json::Map<String, serde_json::Value> = values
-        .iter()
-        .filter(|(name, _)| has_attribute(object, name))
-        .map(|(name, value)| (name.to_string(), value.clone()))
-        .collect();
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    let sparse: T::Sparse = serde_json::from_value(serde_json::Value::Object(wanted))
-        .map_err(|e| Error::new("Internal Server Error", e.to_string(), "crud", 500))?;
-    object.patch(&sparse);
-    Ok(())
-}
-
-fn now() -> serde_json::Value {
-    serde_json::Value::String(elemental::timefmt::format_rfc3339(
-        &elemental::export::time::OffsetDateTime::now_utc(),
-    ))
-}
-
 #[bahamut::processor]
 impl<T: Sparse> Processor<T> for CrudProcessor<T> {
     async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
@@ -214,13 +184,18 @@ impl<T: Sparse> Processor<T> for CrudProcessor<T> {
         require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
         object.set_id(&self.ids.next_id());
         object.set_namespace(&store_ctx.namespace);
-        let request = ctx.request();
-        let mut values = vec![("createTime", now()), ("updateTime", now())];
-        if !request.parent_identity.is_root() {
-            values.push(("parentID", request.parent_id.clone().into()));
-            values.push(("parentType", request.parent_identity.name.into()));
+        let now = Some(OffsetDateTime::now_utc());
+        if let Some(times) = object.as_timestamped_mut() {
+            times.set_create_time(now);
+            times.set_update_time(now);
         }
-        set_attributes(&mut object, &values)?;
+        let request = ctx.request();
+        if let Some(parent) = object
+            .as_parented_mut()
+            .filter(|_| !request.parent_identity.is_root())
+        {
+            parent.set_parent(&request.parent_id, request.parent_identity.name);
+        }
         self.hooks.before_create(&mut object, &store_ctx).await?;
         let created = manipulate::create(self.store.as_ref(), &object, &store_ctx)
             .await
@@ -270,16 +245,15 @@ impl<T: Sparse> CrudProcessor<T> {
         let store_ctx = context(ctx.request())?;
         let id = ctx.request().object_id.clone();
         let stored = retrieve_matching::<T>(self.store.as_ref(), &id, &store_ctx).await?;
-        let kept: Vec<String> = ["createTime", "parentID", "parentType"]
-            .into_iter()
-            .filter(|name| has_attribute(&stored, name))
-            .map(str::to_string)
-            .collect();
         let mut object = object;
-        if !kept.is_empty() {
-            object.patch(&stored.to_sparse(&kept));
+        if let (Some(stored), Some(times)) = (stored.as_timestamped(), object.as_timestamped_mut())
+        {
+            times.set_create_time(stored.create_time());
+            times.set_update_time(Some(OffsetDateTime::now_utc()));
         }
-        set_attributes(&mut object, &[("updateTime", now())])?;
+        if let (Some(stored), Some(parent)) = (stored.as_parented(), object.as_parented_mut()) {
+            parent.set_parent(stored.parent_id(), stored.parent_type());
+        }
         object.set_id(&id);
         if let Some(namespace) = stored.namespace() {
             object.set_namespace(namespace);

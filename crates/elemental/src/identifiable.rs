@@ -6,6 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::conventions::{Parented, Timestamped};
 use crate::{
     AttributeSpecification, AttributeValues, EncodingType, Error, Errors, Identity,
     IndexSpecification, Operation,
@@ -35,6 +36,22 @@ pub trait Identifiable: AttributeValues + fmt::Debug + Send + Sync + 'static {
     }
     /// Sets the namespace, for namespaced models (a no-op otherwise).
     fn set_namespace(&mut self, _namespace: &str) {}
+    /// The parent link, for models with `parentID` and `parentType`.
+    fn as_parented(&self) -> Option<&dyn Parented> {
+        None
+    }
+    /// The parent link to set, for models with `parentID` and `parentType`.
+    fn as_parented_mut(&mut self) -> Option<&mut dyn Parented> {
+        None
+    }
+    /// The times, for models with `createTime` and `updateTime`.
+    fn as_timestamped(&self) -> Option<&dyn Timestamped> {
+        None
+    }
+    /// The times to set, for models with `createTime` and `updateTime`.
+    fn as_timestamped_mut(&mut self) -> Option<&mut dyn Timestamped> {
+        None
+    }
     /// The object as `Any`, to downcast to its concrete type.
     fn as_any(&self) -> &dyn Any;
     /// The storage indexes the specs ask for.

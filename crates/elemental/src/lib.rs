@@ -46,6 +46,7 @@
 
 mod attribute;
 pub mod body_budget;
+mod conventions;
 mod duration;
 mod encoding;
 mod error;
@@ -67,6 +68,7 @@ pub mod validators;
 mod value;
 
 pub use attribute::{AttributeSpecification, AttributeType, DefaultValue, IndexSpecification};
+pub use conventions::{Parented, Timestamped};
 pub use duration::{DurationError, GoDuration};
 pub use encoding::{
     ACCEPTED_ENCODINGS, EncodingType, convert, decode, encode, encodings_from_headers,

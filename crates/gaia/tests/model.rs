@@ -593,3 +593,27 @@ fn policy_children_take_a_mode() {
         "Unknown parameter: `archived`"
     );
 }
+
+#[test]
+fn gaia_models_are_timestamped_through_their_convention_trait() {
+    let time = elemental::export::time::OffsetDateTime::from_unix_timestamp_nanos(
+        1_796_292_000_500_000_000,
+    )
+    .expect("a valid time");
+    let mut service = Service::default();
+    let times = service
+        .as_timestamped_mut()
+        .expect("services have createTime and updateTime");
+    times.set_create_time(Some(time));
+    times.set_update_time(Some(time));
+    assert_eq!(
+        (service.create_time, service.update_time),
+        (Some(time), Some(time))
+    );
+    assert_eq!(
+        service.as_timestamped().and_then(|t| t.create_time()),
+        Some(time)
+    );
+    // No gaia model has a parent link.
+    assert!(service.as_parented().is_none());
+}

@@ -347,6 +347,58 @@ fn specification(a: &AttributeSpec) -> TokenStream {
     }
 }
 
+/// The convention traits the model's attributes allow (`Parented` with `parentID` and
+/// `parentType`, `Timestamped` with `createTime` and `updateTime`): the `Identifiable` methods
+/// that hand them out, and their implementations.
+fn conventions(entity: &Ident, fields: &[Field<'_>]) -> (TokenStream, TokenStream) {
+    let field = |name: &str, kind: AttributeKind| {
+        fields
+            .iter()
+            .find(|f| f.attribute.name == name && f.attribute.kind == kind)
+            .map(|f| &f.ident)
+    };
+    let (mut accessors, mut impls) = (TokenStream::new(), TokenStream::new());
+    let parent = (
+        field("parentID", AttributeKind::String),
+        field("parentType", AttributeKind::String),
+    );
+    if let (Some(id), Some(kind)) = parent {
+        accessors.extend(quote! {
+            fn as_parented(&self) -> Option<&dyn ::elemental::Parented> { Some(self) }
+            fn as_parented_mut(&mut self) -> Option<&mut dyn ::elemental::Parented> { Some(self) }
+        });
+        impls.extend(quote! {
+            impl ::elemental::Parented for #entity {
+                fn parent_id(&self) -> &str { &self.#id }
+                fn parent_type(&self) -> &str { &self.#kind }
+                fn set_parent(&mut self, parent_id: &str, parent_type: &str) {
+                    self.#id = parent_id.to_string();
+                    self.#kind = parent_type.to_string();
+                }
+            }
+        });
+    }
+    let times = (
+        field("createTime", AttributeKind::Time),
+        field("updateTime", AttributeKind::Time),
+    );
+    if let (Some(created), Some(updated)) = times {
+        accessors.extend(quote! {
+            fn as_timestamped(&self) -> Option<&dyn ::elemental::Timestamped> { Some(self) }
+            fn as_timestamped_mut(&mut self) -> Option<&mut dyn ::elemental::Timestamped> { Some(self) }
+        });
+        impls.extend(quote! {
+            impl ::elemental::Timestamped for #entity {
+                fn create_time(&self) -> Option<OffsetDateTime> { self.#created }
+                fn update_time(&self) -> Option<OffsetDateTime> { self.#updated }
+                fn set_create_time(&mut self, time: Option<OffsetDateTime>) { self.#created = time; }
+                fn set_update_time(&mut self, time: Option<OffsetDateTime>) { self.#updated = time; }
+            }
+        });
+    }
+    (accessors, impls)
+}
+
 struct Field<'a> {
     attribute: &'a AttributeSpec,
     ident: Ident,
@@ -614,6 +666,7 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
                 fn set_namespace(&mut self, namespace: &str) { self.#id = namespace.to_string(); }
             }
         });
+    let (conventions, convention_impls) = conventions(&entity, &fields);
     let indexes = indexes(spec);
     let mut statics = Vec::new();
     let checks = validations(set, spec, &fields, &mut statics, problems);
@@ -673,9 +726,12 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
             fn encode(&self, encoding: EncodingType) -> Result<Vec<u8>, Error> { ::elemental::encode(encoding, self) }
             #blank_secrets
             #namespace
+            #conventions
             fn as_any(&self) -> &dyn Any { self }
             #indexes
         }
+
+        #convention_impls
 
         impl Sparse for #entity {
             type Sparse = #sparse;

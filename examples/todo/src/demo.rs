@@ -16,30 +16,6 @@ use crate::model::{List, Task, User, manager};
 /// The object ids of the storage-backed processors (MongoDB style), also used here.
 pub use crud::ObjectIds;
 
-/// What the demo needs to know about a model: its parent link (`parentID`, `parentType`).
-pub trait DemoModel: Sparse {
-    /// The parent link.
-    fn parent(&self) -> (&str, &str);
-    /// Records the parent link.
-    fn set_parent(&mut self, parent_id: &str, parent_type: &str);
-}
-
-macro_rules! demo_model {
-    ($($model:ty),*) => {$(
-        impl DemoModel for $model {
-            fn parent(&self) -> (&str, &str) {
-                (&self.parent_id, &self.parent_type)
-            }
-            fn set_parent(&mut self, parent_id: &str, parent_type: &str) {
-                self.parent_id = parent_id.to_string();
-                self.parent_type = parent_type.to_string();
-            }
-        }
-    )*};
-}
-
-demo_model!(List, Task, User);
-
 /// An in-memory processor for one model, objects in id (creation) order.
 pub struct MemoryProcessor<T> {
     objects: Mutex<BTreeMap<String, T>>,
@@ -47,7 +23,7 @@ pub struct MemoryProcessor<T> {
     service: String,
 }
 
-impl<T: DemoModel> MemoryProcessor<T> {
+impl<T: Sparse> MemoryProcessor<T> {
     /// An empty store.
     pub fn new(ids: Arc<ObjectIds>, service: &str) -> Self {
         Self {
@@ -74,14 +50,17 @@ impl<T: DemoModel> MemoryProcessor<T> {
 }
 
 #[bahamut::processor]
-impl<T: DemoModel> Processor<T> for MemoryProcessor<T> {
+impl<T: Sparse> Processor<T> for MemoryProcessor<T> {
     async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
         let parent = ctx.request().parent_identity;
         let parent_id = &ctx.request().parent_id;
         let objects: Vec<T> = self
             .objects()
             .values()
-            .filter(|o| parent == Identity::ROOT || o.parent().0 == parent_id)
+            .filter(|o| {
+                parent == Identity::ROOT
+                    || o.as_parented().is_some_and(|p| p.parent_id() == parent_id)
+            })
             .cloned()
             .collect();
         Ok(Page::all(objects))
@@ -97,8 +76,11 @@ impl<T: DemoModel> Processor<T> for MemoryProcessor<T> {
         let id = self.ids.next_id();
         object.set_id(&id);
         let request = ctx.request();
-        if !request.parent_identity.is_root() {
-            object.set_parent(&request.parent_id, request.parent_identity.name);
+        if let Some(parent) = object
+            .as_parented_mut()
+            .filter(|_| !request.parent_identity.is_root())
+        {
+            parent.set_parent(&request.parent_id, request.parent_identity.name);
         }
         self.objects().insert(id, object.clone());
         Ok(object)
@@ -108,8 +90,9 @@ impl<T: DemoModel> Processor<T> for MemoryProcessor<T> {
         let id = &ctx.request().object_id;
         let mut objects = self.objects();
         let stored = objects.get_mut(id).ok_or_else(|| self.not_found(id))?;
-        let (parent_id, parent_type) = stored.parent();
-        object.set_parent(parent_id, parent_type);
+        if let (Some(stored), Some(parent)) = (stored.as_parented(), object.as_parented_mut()) {
+            parent.set_parent(stored.parent_id(), stored.parent_type());
+        }
         *stored = object.clone();
         Ok(object)
     }

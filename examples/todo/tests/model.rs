@@ -261,3 +261,20 @@ fn relationships_allowed_and_refused() {
     let delete = r.info(&user, &root, Operation::Delete).unwrap();
     assert_eq!(delete.required_parameters.to_string(), "(confirm)");
 }
+
+#[test]
+fn convention_traits_follow_the_attributes_of_the_specs() {
+    // Lists and tasks have parentID and parentType: they are parented, with typed access.
+    let mut task = Task::default();
+    let parent = task.as_parented_mut().expect("a task is parented");
+    parent.set_parent("6b04eb4daab2dd015af7b8a5", "list");
+    assert_eq!(
+        (task.parent_id.as_str(), task.parent_type.as_str()),
+        ("6b04eb4daab2dd015af7b8a5", "list")
+    );
+    let read = task.as_parented().expect("a task is parented");
+    assert_eq!(read.parent_id(), "6b04eb4daab2dd015af7b8a5");
+    // No todo model has createTime and updateTime: none is timestamped.
+    assert!(groceries().as_timestamped().is_none());
+    assert!(User::default().as_timestamped().is_none());
+}
