@@ -347,28 +347,55 @@ fn finish<T: Sparse>(
         Answered::Count(_) => {}
     }
     let mut events = std::mem::take(&mut ctx.answer.events);
-    if let Answered::One(object) = &answered {
-        if let Some(kind) = event_type(operation).filter(|_| ctx.answer.automatic_event) {
+    let automatic = match &answered {
+        Answered::One(object) if ctx.answer.automatic_event => {
+            event_type(operation).map(|kind| (kind, object))
+        }
+        _ => None,
+    };
+    if let Some(response) = ctx.answer.response.take() {
+        if let Some((kind, object)) = automatic {
             match Event::from_identifiable(kind, object, EncodingType::Json) {
                 Ok(event) => events.push(event),
                 Err(e) => return Outcome::Failed(Errors::from(e)),
             }
         }
-    }
-    if let Some(response) = ctx.answer.response.take() {
         let mut response = response.into_inner().unwrap_or_else(|p| p.into_inner());
         crate::cookie::add_cookies(response.headers_mut(), &ctx.answer.cookies);
         return Outcome::Custom(response, events);
     }
-    match encode(&mut ctx, answered, operation, marshaller) {
-        Ok(answer) => Outcome::Answer(answer, events),
-        Err(e) => Outcome::Failed(Errors::from(e)),
+    let answer = match encode(&mut ctx, &answered, operation, marshaller) {
+        Ok(answer) => answer,
+        Err(e) => return Outcome::Failed(Errors::from(e)),
+    };
+    if let Some((kind, object)) = automatic {
+        // The answer is the object's whole JSON form when the client asked for JSON, without
+        // X-Fields or a custom marshaller: the event takes those bytes instead of encoding the
+        // object a second time.
+        let shared = answer.encoding == EncodingType::Json
+            && ctx.request.fields.is_empty()
+            && marshaller.is_none()
+            && !answer.body.is_empty();
+        let event = match shared {
+            true => Ok(Event::from_encoded(
+                kind,
+                T::IDENTITY.name,
+                answer.body.clone(),
+                EncodingType::Json,
+            )),
+            false => Event::from_identifiable(kind, object, EncodingType::Json),
+        };
+        match event {
+            Ok(event) => events.push(event),
+            Err(e) => return Outcome::Failed(Errors::from(e)),
+        }
     }
+    Outcome::Answer(answer, events)
 }
 
 fn encode<T: Sparse>(
     ctx: &mut ProcessorContext<T>,
-    answered: Answered<T>,
+    answered: &Answered<T>,
     operation: Operation,
     marshaller: Option<&Marshaller>,
 ) -> Result<Answer, Error> {
@@ -376,14 +403,14 @@ fn encode<T: Sparse>(
     let (accept, fields) = (request.accept, &request.fields);
     let (body, count, next) = match (answered, marshaller) {
         (Answered::One(object), Some(marshal)) => {
-            (Some(marshal(request, Marshal::One(&object))?), 0, None)
+            (Some(marshal(request, Marshal::One(object))?), 0, None)
         }
         (Answered::Page(page), Some(marshal)) => {
             let items = page.items.iter().map(|o| o as &dyn Identifiable).collect();
             (
                 Some(marshal(request, Marshal::Many(items))?),
                 page.total,
-                page.next,
+                page.next.clone(),
             )
         }
         (answered, _) => encode_model(answered, accept, fields)?,
@@ -415,15 +442,15 @@ type Encoded = (Option<Vec<u8>>, u64, Option<String>);
 
 /// The model's own encoding of an answer.
 fn encode_model<T: Sparse>(
-    answered: Answered<T>,
+    answered: &Answered<T>,
     accept: EncodingType,
     fields: &[String],
 ) -> Result<Encoded, Error> {
     Ok(match answered {
-        Answered::Count(count) => (None, count, None),
+        Answered::Count(count) => (None, *count, None),
         Answered::One(object) => {
             let body = match fields.is_empty() {
-                true => elemental::encode(accept, &object)?,
+                true => elemental::encode(accept, object)?,
                 false => elemental::encode(accept, &object.to_sparse(fields))?,
             };
             (Some(body), 0, None)
@@ -437,7 +464,7 @@ fn encode_model<T: Sparse>(
                     elemental::encode(accept, &sparse)?
                 }
             };
-            (Some(body), page.total, page.next)
+            (Some(body), page.total, page.next.clone())
         }
     })
 }

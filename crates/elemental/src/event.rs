@@ -83,6 +83,24 @@ impl Event {
         })
     }
 
+    /// An event about an entity already encoded in `encoding` (such as the answer that
+    /// carries it), stamped now.
+    pub fn from_encoded(
+        event_type: EventType,
+        identity: &str,
+        entity: Vec<u8>,
+        encoding: EncodingType,
+    ) -> Self {
+        Self {
+            identity: identity.to_string(),
+            event_type,
+            entity,
+            encoding,
+            timestamp: OffsetDateTime::now_utc(),
+            sequence: 0,
+        }
+    }
+
     /// An event about a model object.
     pub fn from_identifiable(
         event_type: EventType,
