@@ -62,6 +62,12 @@ fn sample_network() -> ExternalNetwork {
     }
 }
 
+/// The SQL schema of gaia's tables, built once rather than for every input.
+static GAIA_SCHEMA: std::sync::LazyLock<Option<manipsql::schema::Schema>> =
+    std::sync::LazyLock::new(|| {
+        manipsql::schema::Schema::from_manager(gaia::model::manager()).ok()
+    });
+
 /// Any text: an accepted filter is evaluated by the matcher against objects (typed and as a
 /// JSON document) and compiled to SQL for SQLite and PostgreSQL, without panicking.
 pub fn filter_consumers(data: &[u8]) {
@@ -79,7 +85,7 @@ pub fn filter_consumers(data: &[u8]) {
             let _ = matcher.matches(&document);
         }
     }
-    let Ok(schema) = manipsql::schema::Schema::from_manager(gaia::model::manager()) else {
+    let Some(schema) = GAIA_SCHEMA.as_ref() else {
         return;
     };
     for table in schema.tables() {
