@@ -361,3 +361,26 @@ async fn what_the_openapi_document_says_is_what_the_server_does() {
     );
     s.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_answers_times_as_sent_and_reads_give_them_in_utc() {
+    let dir = testkit::env::TempDir::new("apiserver_semantics_times");
+    let store = manipsql::open_sqlite(
+        manipsql::SqliteOptions::new(dir.path().join("times.db")),
+        gaia::model::manager(),
+    )
+    .await
+    .expect("open sqlite");
+    let s = testkit::start(|options| apiserver::server(options, Arc::new(store))).await;
+    let body = r#"{"name":"p","expirationTime":"2030-01-01T10:00:00.5+02:00"}"#;
+    let created = call(s.addr, "POST", "/networkaccesspolicies", "/", body).await;
+    let policy = id(&created);
+    assert_eq!(
+        json(&created)["expirationTime"],
+        "2030-01-01T10:00:00.5+02:00"
+    );
+    let path = format!("/networkaccesspolicies/{policy}");
+    let read = call(s.addr, "GET", &path, "/", "").await;
+    assert_eq!(read.status, 200, "{}", read.text());
+    assert_eq!(json(&read)["expirationTime"], "2030-01-01T08:00:00.5Z");
+}

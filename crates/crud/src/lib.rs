@@ -197,10 +197,12 @@ impl<T: Sparse> Processor<T> for CrudProcessor<T> {
             parent.set_parent(&request.parent_id, request.parent_identity.name);
         }
         self.hooks.before_create(&mut object, &store_ctx).await?;
-        let created = manipulate::create(self.store.as_ref(), &object, &store_ctx)
+        let created = self
+            .store
+            .create(T::IDENTITY, object.id(), &object, &store_ctx)
             .await
             .map_err(|e| self.hooks.create_failed(Error::from(e), &object))?;
-        Ok(created)
+        Ok(created.into_object(object).map_err(Error::from)?)
     }
 
     async fn update(&self, ctx: &mut ProcessorContext<T>, object: T) -> Result<T, Errors> {
@@ -258,7 +260,7 @@ impl<T: Sparse> CrudProcessor<T> {
         if let Some(namespace) = stored.namespace() {
             object.set_namespace(namespace);
         }
-        let updated = manipulate::update(self.store.as_ref(), &object, &store_ctx)
+        let updated = manipulate::update(self.store.as_ref(), object, &store_ctx)
             .await
             .map_err(Error::from)?;
         Ok(updated)

@@ -42,7 +42,7 @@ async fn load(store: Arc<dyn Manipulator>, objects: usize) -> Duration {
             tokio::spawn(async move {
                 let ctx = StoreContext::default();
                 for i in (l..objects).step_by(LOADERS) {
-                    manipulate::create(store.as_ref(), &network(i), &ctx)
+                    manipulate::create(store.as_ref(), network(i), &ctx)
                         .await
                         .unwrap_or_else(|e| panic!("load object {i}: {e}"));
                 }

@@ -1,6 +1,6 @@
-//! Documents to column values and back.
+//! Attribute values to column values, and rows back to documents.
 
-use manipulate::{Document, ManipulateError};
+use manipulate::{Document, FieldSink, FieldValue, ManipulateError};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
@@ -39,50 +39,104 @@ pub fn storage_time(t: OffsetDateTime) -> Result<String, String> {
     utc.format(&format).map_err(|e| e.to_string())
 }
 
-fn invalid(column: &Column, expected: &str, value: &Value) -> ManipulateError {
+fn invalid(column: &Column, expected: &str, value: &FieldValue<'_>) -> ManipulateError {
     ManipulateError::Internal(format!(
-        "attribute '{}': expected {expected}, got {value}",
+        "attribute '{}': expected {expected}, got {value:?}",
         column.name
     ))
 }
 
-/// The value to store for a column, from the document.
-pub fn to_sql(column: &Column, document: &Document) -> Result<SqlValue, ManipulateError> {
-    let value = match document.get(&column.name) {
-        None | Some(Value::Null) => return Ok(SqlValue::Null(column.kind)),
-        Some(v) => v,
-    };
-    match column.kind {
-        ColumnKind::Text => value
-            .as_str()
-            .map(|s| SqlValue::Text(s.to_string()))
-            .ok_or_else(|| invalid(column, "a string", value)),
-        ColumnKind::Integer => value
-            .as_i64()
-            .map(SqlValue::Int)
-            .ok_or_else(|| invalid(column, "an integer", value)),
-        ColumnKind::Float => value
-            .as_f64()
-            .map(SqlValue::Float)
-            .ok_or_else(|| invalid(column, "a number", value)),
-        ColumnKind::Boolean => value
-            .as_bool()
-            .map(SqlValue::Bool)
-            .ok_or_else(|| invalid(column, "a boolean", value)),
-        ColumnKind::Time => {
-            let text = value
-                .as_str()
-                .ok_or_else(|| invalid(column, "a time", value))?;
-            if text.is_empty() {
-                return Ok(SqlValue::Null(column.kind));
-            }
+/// The value to store in a column for an attribute's value.
+pub fn to_sql(column: &Column, value: FieldValue<'_>) -> Result<SqlValue, ManipulateError> {
+    match (column.kind, value) {
+        (kind, FieldValue::Null) => Ok(SqlValue::Null(kind)),
+        (ColumnKind::Text, FieldValue::Text(s)) => Ok(SqlValue::Text(s.to_string())),
+        (ColumnKind::Integer, FieldValue::Int(i)) => Ok(SqlValue::Int(i)),
+        (ColumnKind::Float, FieldValue::Float(f)) => Ok(SqlValue::Float(f)),
+        (ColumnKind::Float, FieldValue::Int(i)) => Ok(SqlValue::Float(i as f64)),
+        (ColumnKind::Boolean, FieldValue::Bool(b)) => Ok(SqlValue::Bool(b)),
+        (ColumnKind::Time, FieldValue::Text("")) => Ok(SqlValue::Null(column.kind)),
+        (ColumnKind::Time, FieldValue::Text(text)) => {
             let t = OffsetDateTime::parse(text, &Rfc3339)
-                .map_err(|_| invalid(column, "an RFC 3339 time", value))?;
+                .map_err(|_| invalid(column, "an RFC 3339 time", &FieldValue::Text(text)))?;
             storage_time(t).map(SqlValue::Text).map_err(|e| {
                 ManipulateError::InvalidQuery(format!("attribute '{}': {e}", column.name))
             })
         }
-        ColumnKind::List | ColumnKind::Json => Ok(SqlValue::Json(value.to_string())),
+        (ColumnKind::List | ColumnKind::Json, FieldValue::Json(json)) => Ok(SqlValue::Json(json)),
+        (ColumnKind::List | ColumnKind::Json, scalar) => Ok(SqlValue::Json(scalar_json(scalar))),
+        (kind, value) => Err(invalid(column, expected(kind), &value)),
+    }
+}
+
+/// What a column of this kind takes, as an error message says it.
+fn expected(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Text => "a string",
+        ColumnKind::Integer => "an integer",
+        ColumnKind::Float => "a number",
+        ColumnKind::Boolean => "a boolean",
+        ColumnKind::Time => "an RFC 3339 time",
+        ColumnKind::List | ColumnKind::Json => "JSON",
+    }
+}
+
+/// The JSON text of a scalar value.
+fn scalar_json(value: FieldValue<'_>) -> String {
+    let json = match value {
+        FieldValue::Null => Value::Null,
+        FieldValue::Bool(b) => Value::Bool(b),
+        FieldValue::Int(i) => Value::from(i),
+        FieldValue::Float(f) => Value::from(f),
+        FieldValue::Text(s) => Value::from(s),
+        FieldValue::Json(json) => return json,
+    };
+    json.to_string()
+}
+
+/// Builds a row, in column order, from an object's attributes ([`FieldSink`]); attributes
+/// without a column are left out, columns without an attribute are NULL.
+pub struct RowBuilder<'t> {
+    columns: &'t [Column],
+    values: Vec<SqlValue>,
+    /// Where the next attribute's column is looked for first: attributes come in the order of
+    /// the specs, as the columns do.
+    next: usize,
+}
+
+impl<'t> RowBuilder<'t> {
+    /// A row of NULLs.
+    pub fn new(columns: &'t [Column]) -> Self {
+        Self {
+            columns,
+            values: columns.iter().map(|c| SqlValue::Null(c.kind)).collect(),
+            next: 0,
+        }
+    }
+
+    /// Sets a column's value by the column's name.
+    pub fn set(&mut self, name: &str, value: FieldValue<'_>) -> Result<(), ManipulateError> {
+        let hinted = self.columns.get(self.next).filter(|c| c.name == name);
+        let index = match hinted {
+            Some(_) => Some(self.next),
+            None => self.columns.iter().position(|c| c.name == name),
+        };
+        if let Some(index) = index {
+            self.values[index] = to_sql(&self.columns[index], value)?;
+            self.next = index + 1;
+        }
+        Ok(())
+    }
+
+    /// The values, in column order.
+    pub fn finish(self) -> Vec<SqlValue> {
+        self.values
+    }
+}
+
+impl FieldSink for RowBuilder<'_> {
+    fn field(&mut self, name: &str, value: FieldValue<'_>) -> Result<(), ManipulateError> {
+        self.set(name, value)
     }
 }
 
@@ -160,14 +214,47 @@ mod tests {
     }
 
     #[test]
-    fn wrong_json_types_are_errors() {
-        let mut document = Document::new();
-        document.insert("a".into(), Value::from(3));
+    fn wrong_value_types_are_errors() {
         assert_eq!(
-            to_sql(&column(ColumnKind::Text), &document),
+            to_sql(&column(ColumnKind::Text), FieldValue::Int(3)),
             Err(ManipulateError::Internal(
-                "attribute 'a': expected a string, got 3".into()
+                "attribute 'a': expected a string, got Int(3)".into()
             ))
         );
+    }
+
+    #[test]
+    fn values_convert_by_column_kind() {
+        let cases = [
+            (ColumnKind::Float, FieldValue::Int(2), SqlValue::Float(2.0)),
+            (
+                ColumnKind::Time,
+                FieldValue::Text("2020-01-02T03:04:05+02:00"),
+                SqlValue::Text("2020-01-02T01:04:05.000000000Z".into()),
+            ),
+            (
+                ColumnKind::Time,
+                FieldValue::Text(""),
+                SqlValue::Null(ColumnKind::Time),
+            ),
+            (
+                ColumnKind::Json,
+                FieldValue::Text("x"),
+                SqlValue::Json("\"x\"".into()),
+            ),
+            (
+                ColumnKind::List,
+                FieldValue::Json("[1]".into()),
+                SqlValue::Json("[1]".into()),
+            ),
+            (
+                ColumnKind::Boolean,
+                FieldValue::Null,
+                SqlValue::Null(ColumnKind::Boolean),
+            ),
+        ];
+        for (kind, value, expected) in cases {
+            assert_eq!(to_sql(&column(kind), value), Ok(expected));
+        }
     }
 }

@@ -25,7 +25,7 @@
 //!     .unwrap();
 //! let ctx = StoreContext::in_namespace("/acme");
 //! let net = ExternalNetwork { id: "n1".into(), name: "web".into(), namespace: "/acme".into(), ..Default::default() };
-//! manipulate::create(&store, &net, &ctx).await.unwrap();
+//! manipulate::create(&store, net, &ctx).await.unwrap();
 //! let found: ExternalNetwork = manipulate::retrieve(&store, "n1", &ctx).await.unwrap();
 //! assert_eq!(found.name, "web");
 //! # std::fs::remove_dir_all(&dir).unwrap();

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use elemental::Identity;
 use manipulate::query::page_with_cursor;
-use manipulate::{BoxFuture, Document, ManipulateError, Manipulator, Page, StoreContext};
+use manipulate::{
+    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext,
+};
 
 use crate::schema::{Schema, TableSchema};
 use crate::sql::{Dialect, Sql};
@@ -133,18 +135,12 @@ impl SqlManipulator {
         &self,
         table: Arc<TableSchema>,
         id: &str,
-        mut document: Document,
+        object: &dyn Fields,
         ctx: &StoreContext,
-    ) -> Result<Document, ManipulateError> {
+    ) -> Result<Created, ManipulateError> {
         let d = self.dialect;
-        document.insert(
-            manipulate::query::ID.to_string(),
-            serde_json::Value::String(id.to_string()),
-        );
-        // The row, then the document it reads back as; the database copies nothing back.
-        let values = statements::row_values(&table, &document)?;
-        drop(document);
-        let stored = statements::stored_document(&table, &values)?;
+        // The row straight from the typed object; the object given is the answer.
+        let values = statements::row_values(&table, object, id)?;
         let key = ctx.idempotency_key.as_deref();
         let mut steps = Vec::new();
         if let Some(key) = key {
@@ -157,7 +153,7 @@ impl SqlManipulator {
             .await
             .map_err(|e| unique_violation(&table, e, id))?;
         if inserted > 0 {
-            return Ok(stored);
+            return Ok(Created::Stored);
         }
         // The key was claimed before: answer with the object created the first time.
         let key = key.unwrap_or_default();
@@ -167,7 +163,9 @@ impl SqlManipulator {
             .await?
             .ok_or_else(|| ManipulateError::Internal(format!("idempotency key '{key}' lost")))?;
         let select = statements::select_one(&table, &StoreContext::default(), d, &owner);
-        self.one(vec![select], table, &owner).await
+        Ok(Created::Replayed(
+            self.one(vec![select], table, &owner).await?,
+        ))
     }
 }
 
@@ -197,11 +195,11 @@ impl Manipulator for SqlManipulator {
         &'a self,
         identity: Identity,
         id: &'a str,
-        document: Document,
+        object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
+    ) -> BoxFuture<'a, Result<Created, ManipulateError>> {
         Box::pin(async move {
-            self.create_object(self.table(identity)?, id, document, ctx)
+            self.create_object(self.table(identity)?, id, object, ctx)
                 .await
         })
     }
@@ -210,14 +208,12 @@ impl Manipulator for SqlManipulator {
         &'a self,
         identity: Identity,
         id: &'a str,
-        document: Document,
+        object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
+    ) -> BoxFuture<'a, Result<(), ManipulateError>> {
         Box::pin(async move {
             let table = self.table(identity)?;
-            let values = statements::row_values(&table, &document)?;
-            drop(document);
-            let stored = statements::stored_document(&table, &values)?;
+            let values = statements::row_values(&table, object, id)?;
             let update = statements::update(&table, ctx, self.dialect, id, values);
             match self
                 .executor
@@ -226,7 +222,7 @@ impl Manipulator for SqlManipulator {
                 .map_err(|e| unique_violation(&table, e, id))?
             {
                 0 => Err(ManipulateError::NotFound { id: id.to_string() }),
-                _ => Ok(stored),
+                _ => Ok(()),
             }
         })
     }

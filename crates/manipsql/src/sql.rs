@@ -55,21 +55,6 @@ impl Dialect {
     }
 }
 
-impl SqlValue {
-    /// The cell a database gives back for this value once stored (SQLite reads booleans back as
-    /// integers, which the codec reads as booleans too).
-    pub fn to_cell(&self) -> crate::codec::Cell {
-        use crate::codec::Cell;
-        match self {
-            SqlValue::Text(s) | SqlValue::Json(s) => Cell::Text(s.clone()),
-            SqlValue::Int(i) => Cell::Int(*i),
-            SqlValue::Float(f) => Cell::Float(*f),
-            SqlValue::Bool(b) => Cell::Bool(*b),
-            SqlValue::Null(_) => Cell::Null,
-        }
-    }
-}
-
 /// Quotes an identifier (the schema only lets plain names through).
 pub fn quote(identifier: &str) -> String {
     format!("\"{identifier}\"")

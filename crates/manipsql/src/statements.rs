@@ -2,9 +2,9 @@
 //! filter, order, pagination.
 
 use elemental::namespace::namespace_ancestors;
-use manipulate::{Document, ManipulateError, StoreContext};
+use manipulate::{FieldValue, Fields, ManipulateError, StoreContext};
 
-use crate::codec::{to_document, to_sql};
+use crate::codec::RowBuilder;
 use crate::filter::compile;
 use crate::schema::TableSchema;
 use crate::sql::{Dialect, Sql, SqlValue, quote};
@@ -230,28 +230,17 @@ fn push_key_owner(sql: &mut Sql, table: &TableSchema, key: &str) {
     .push_param(SqlValue::Text(key.to_string()));
 }
 
-/// The values to store for a document, one per column, in column order.
+/// The values to store for an object, one per column, in column order; `id` is the ID
+/// column's.
 pub fn row_values(
     table: &TableSchema,
-    document: &Document,
+    object: &dyn Fields,
+    id: &str,
 ) -> Result<Vec<SqlValue>, ManipulateError> {
-    table
-        .columns
-        .iter()
-        .map(|column| to_sql(column, document))
-        .collect()
-}
-
-/// The document a row of these values reads back as (what `RETURNING` would give, without the
-/// database copying the row back).
-pub fn stored_document(
-    table: &TableSchema,
-    values: &[SqlValue],
-) -> Result<Document, ManipulateError> {
-    to_document(
-        &table.columns,
-        values.iter().map(SqlValue::to_cell).collect(),
-    )
+    let mut row = RowBuilder::new(&table.columns);
+    object.write_fields(&mut row)?;
+    row.set(manipulate::query::ID, FieldValue::Text(id))?;
+    Ok(row.finish())
 }
 
 /// Inserts a row (`values` in column order); with a key, only if the key was claimed for the

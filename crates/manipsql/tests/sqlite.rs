@@ -31,7 +31,7 @@ async fn data_survives_reopening_and_times_come_back_in_utc() {
         let store = open_sqlite(SqliteOptions::new(&file), gaia::model::manager())
             .await
             .expect("open");
-        manipulate::create(&store, &network("n1", "web"), &ctx)
+        manipulate::create(&store, network("n1", "web"), &ctx)
             .await
             .expect("create");
     }
@@ -67,7 +67,7 @@ async fn new_attributes_are_added_on_start() {
         .await
         .expect("reopen migrates");
     let ctx = StoreContext::in_namespace("/");
-    manipulate::create(&store, &network("n1", "web"), &ctx)
+    manipulate::create(&store, network("n1", "web"), &ctx)
         .await
         .expect("create");
     let found: ExternalNetwork = manipulate::retrieve(&store, "n1", &ctx)
@@ -177,7 +177,7 @@ async fn the_largest_accepted_filters_run_on_sqlite() {
     .await
     .expect("open");
     let ctx = StoreContext::in_namespace("/");
-    manipulate::create(&store, &network("n1", "web"), &ctx)
+    manipulate::create(&store, network("n1", "web"), &ctx)
         .await
         .expect("create");
     let terms = vec!["name == web"; 1_000].join(" and ");

@@ -14,7 +14,7 @@
 //! let store = MemoryManipulator::new();
 //! let ctx = StoreContext::in_namespace("/acme");
 //! let net = ExternalNetwork { id: "n1".into(), name: "web".into(), namespace: "/acme".into(), ..Default::default() };
-//! manipulate::create(&store, &net, &ctx).await.unwrap();
+//! manipulate::create(&store, net, &ctx).await.unwrap();
 //! let ctx = ctx.with_filter(Filter::parse("name == web").unwrap());
 //! let (found, total, _) = manipulate::retrieve_many::<ExternalNetwork>(&store, &ctx).await.unwrap();
 //! assert_eq!((found.len(), total), (1, 1));
@@ -26,6 +26,7 @@
 
 mod context;
 mod error;
+mod fields;
 mod manipulator;
 mod memory;
 pub mod query;
@@ -33,9 +34,10 @@ mod retry;
 
 pub use context::{ReadConsistency, StoreContext, WriteConsistency};
 pub use error::ManipulateError;
+pub use fields::{FieldSink, FieldValue, Fields};
 pub use manipulator::{
-    BoxFuture, Document, Manipulator, Page, create, delete, from_document, retrieve, retrieve_many,
-    to_document, update,
+    BoxFuture, Created, Document, Manipulator, Page, create, delete, from_document, retrieve,
+    retrieve_many, update,
 };
 pub use memory::MemoryManipulator;
 pub use retry::{RetryPolicy, with_retry};

@@ -1,11 +1,12 @@
-//! The `Manipulator` trait: storage of model objects, as documents, behind one interface.
+//! The `Manipulator` trait: storage of model objects behind one interface; objects go in
+//! typed ([`Fields`]) and come out as documents.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use elemental::{Identity, Model};
 
-use crate::{ManipulateError, StoreContext};
+use crate::{Fields, ManipulateError, StoreContext};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -40,23 +41,23 @@ pub trait Manipulator: Send + Sync {
         id: &'a str,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
-    /// Stores a new object under `id`; with an idempotency key already seen, returns the object
-    /// created the first time instead.
+    /// Stores a new object under `id`; with an idempotency key already seen, stores nothing and
+    /// returns the object created the first time.
     fn create<'a>(
         &'a self,
         identity: Identity,
         id: &'a str,
-        document: Document,
+        object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
+    ) -> BoxFuture<'a, Result<Created, ManipulateError>>;
     /// Replaces an object.
     fn update<'a>(
         &'a self,
         identity: Identity,
         id: &'a str,
-        document: Document,
+        object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
+    ) -> BoxFuture<'a, Result<(), ManipulateError>>;
     /// Deletes an object and returns it.
     fn delete<'a>(
         &'a self,
@@ -78,14 +79,23 @@ pub trait Manipulator: Send + Sync {
     ) -> BoxFuture<'a, Result<u64, ManipulateError>>;
 }
 
-/// The document of a model object.
-pub fn to_document<T: Model>(object: &T) -> Result<Document, ManipulateError> {
-    match serde_json::to_value(object) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ManipulateError::Internal(
-            "a model did not serialize to an object".into(),
-        )),
-        Err(e) => Err(ManipulateError::Internal(format!("cannot serialize: {e}"))),
+/// What a create did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// The object given is stored, as given.
+    Stored,
+    /// The idempotency key was seen before: nothing is stored, and this is the object created
+    /// the first time.
+    Replayed(Document),
+}
+
+impl Created {
+    /// The object the create answers with: `given` when it was stored, else the first one.
+    pub fn into_object<T: Model>(self, given: T) -> Result<T, ManipulateError> {
+        match self {
+            Self::Stored => Ok(given),
+            Self::Replayed(document) => from_document(document),
+        }
     }
 }
 
@@ -118,28 +128,26 @@ pub async fn retrieve<T: Model>(
     from_document(m.retrieve(T::IDENTITY, id, ctx).await?)
 }
 
-/// Typed create (the object must have its id).
+/// Typed create (the object must have its id): the object as stored, or with an idempotency
+/// key seen before, the object created the first time.
 pub async fn create<T: Model>(
     m: &dyn Manipulator,
-    object: &T,
+    object: T,
     ctx: &StoreContext,
 ) -> Result<T, ManipulateError> {
-    from_document(
-        m.create(T::IDENTITY, object.id(), to_document(object)?, ctx)
-            .await?,
-    )
+    m.create(T::IDENTITY, object.id(), &object, ctx)
+        .await?
+        .into_object(object)
 }
 
-/// Typed update.
+/// Typed update: the object as stored.
 pub async fn update<T: Model>(
     m: &dyn Manipulator,
-    object: &T,
+    object: T,
     ctx: &StoreContext,
 ) -> Result<T, ManipulateError> {
-    from_document(
-        m.update(T::IDENTITY, object.id(), to_document(object)?, ctx)
-            .await?,
-    )
+    m.update(T::IDENTITY, object.id(), &object, ctx).await?;
+    Ok(object)
 }
 
 /// Typed delete.

@@ -6,8 +6,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use elemental::Identity;
 
-use crate::query::{matcher, paginate, sort, visible};
-use crate::{BoxFuture, Document, ManipulateError, Manipulator, Page, StoreContext};
+use crate::query::{ID, matcher, paginate, sort, visible};
+use crate::{
+    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext,
+};
 
 #[derive(Default)]
 struct Table {
@@ -102,10 +104,12 @@ impl Manipulator for MemoryManipulator {
         &'a self,
         identity: Identity,
         id: &'a str,
-        document: Document,
+        object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
+    ) -> BoxFuture<'a, Result<Created, ManipulateError>> {
         Box::pin(async move {
+            let mut document = object.document()?;
+            document.insert(ID.to_string(), serde_json::Value::String(id.to_string()));
             let mut state = self.state();
             state.sequence += 1;
             let sequence = state.sequence;
@@ -116,7 +120,7 @@ impl Manipulator for MemoryManipulator {
                 .and_then(|k| table.idempotency.get(k))
             {
                 if let Some((_, d)) = table.rows.get(first) {
-                    return Ok(d.clone());
+                    return Ok(Created::Replayed(d.clone()));
                 }
             }
             if table.rows.contains_key(id) {
@@ -124,13 +128,11 @@ impl Manipulator for MemoryManipulator {
                     "an object with ID '{id}' already exists"
                 )));
             }
-            table
-                .rows
-                .insert(id.to_string(), (sequence, document.clone()));
+            table.rows.insert(id.to_string(), (sequence, document));
             if let Some(key) = &ctx.idempotency_key {
                 table.idempotency.insert(key.clone(), id.to_string());
             }
-            Ok(document)
+            Ok(Created::Stored)
         })
     }
 
@@ -138,10 +140,11 @@ impl Manipulator for MemoryManipulator {
         &'a self,
         identity: Identity,
         id: &'a str,
-        document: Document,
+        object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
+    ) -> BoxFuture<'a, Result<(), ManipulateError>> {
         Box::pin(async move {
+            let document = object.document()?;
             let mut state = self.state();
             let row = state
                 .tables
@@ -149,8 +152,8 @@ impl Manipulator for MemoryManipulator {
                 .and_then(|t| t.rows.get_mut(id))
                 .filter(|(_, d)| visible(d, ctx))
                 .ok_or_else(|| not_found(id))?;
-            row.1 = document.clone();
-            Ok(document)
+            row.1 = document;
+            Ok(())
         })
     }
 

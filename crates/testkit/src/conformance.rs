@@ -51,7 +51,7 @@ where
 /// Create, retrieve, update, delete, counts.
 pub async fn crud(m: &dyn Manipulator) {
     let c = ctx("/acme");
-    let created = manipulate::create(m, &network("n1", "/acme", "web"), &c)
+    let created = manipulate::create(m, network("n1", "/acme", "web"), &c)
         .await
         .expect("create");
     assert_eq!(created.name, "web");
@@ -59,7 +59,9 @@ pub async fn crud(m: &dyn Manipulator) {
     assert_eq!(read, created);
     let mut changed = read.clone();
     changed.description = "updated".into();
-    manipulate::update(m, &changed, &c).await.expect("update");
+    manipulate::update(m, changed.clone(), &c)
+        .await
+        .expect("update");
     let read: ExternalNetwork = manipulate::retrieve(m, "n1", &c).await.expect("retrieve");
     assert_eq!(read.description, "updated");
     assert_eq!(m.count(ExternalNetwork::IDENTITY, &c).await, Ok(1));
@@ -68,7 +70,7 @@ pub async fn crud(m: &dyn Manipulator) {
     let gone = manipulate::retrieve::<ExternalNetwork>(m, "n1", &c).await;
     assert_eq!(gone, Err(ManipulateError::NotFound { id: "n1".into() }));
     assert_eq!(m.count(ExternalNetwork::IDENTITY, &c).await, Ok(0));
-    let missing = manipulate::update(m, &changed, &c).await;
+    let missing = manipulate::update(m, changed, &c).await;
     assert_eq!(
         missing.map(|_| ()),
         Err(ManipulateError::NotFound { id: "n1".into() })
@@ -88,7 +90,7 @@ pub async fn filters(m: &dyn Manipulator) {
     b.description = "second".into();
     b.create_time = elemental::timefmt::parse_filter_date("2022-01-01");
     let g = network("g", "/", "gamma");
-    for n in [&a, &b, &g] {
+    for n in [a, b, g] {
         manipulate::create(m, n, &c).await.expect("create");
     }
     let cases = [
@@ -134,12 +136,12 @@ pub async fn filters(m: &dyn Manipulator) {
         port: 80,
         ..Service::default()
     };
-    manipulate::create(m, &ports, &c)
+    manipulate::create(m, ports.clone(), &c)
         .await
         .expect("create service");
     ports.id = "s2".into();
     ports.exposed_port = 8443;
-    manipulate::create(m, &ports, &c)
+    manipulate::create(m, ports, &c)
         .await
         .expect("create service");
     for (filter, expected) in [
@@ -166,7 +168,7 @@ pub async fn literal_values(m: &dyn Manipulator) {
         ("5", "'; DROP TABLE externalnetworks; --"),
         ("6", "say \"hi\""),
     ] {
-        manipulate::create(m, &network(id, "/", name), &c)
+        manipulate::create(m, network(id, "/", name), &c)
             .await
             .expect("create");
     }
@@ -211,7 +213,7 @@ pub async fn order_and_pagination(m: &dyn Manipulator) {
         ("i4", "bravo"),
         ("i5", "charlie"),
     ] {
-        manipulate::create(m, &network(id, "/", name), &c)
+        manipulate::create(m, network(id, "/", name), &c)
             .await
             .expect("create");
     }
@@ -293,7 +295,7 @@ pub async fn namespaces_and_isolation(m: &dyn Manipulator) {
         ("ab2", "/ab", "in-ab-sibling"),
         ("c", "/c", "in-c"),
     ] {
-        manipulate::create(m, &network(id, ns, name), &all)
+        manipulate::create(m, network(id, ns, name), &all)
             .await
             .expect("create");
     }
@@ -312,7 +314,7 @@ pub async fn namespaces_and_isolation(m: &dyn Manipulator) {
     let mut c = network("c", "/c", "hijacked");
     c.description = "x".into();
     assert_eq!(
-        manipulate::update(m, &c, &recursive).await.map(|_| ()),
+        manipulate::update(m, c, &recursive).await.map(|_| ()),
         Err(ManipulateError::NotFound { id: "c".into() })
     );
     assert_eq!(
@@ -329,7 +331,7 @@ pub async fn namespaces_and_isolation(m: &dyn Manipulator) {
     // Propagation: an object of an ancestor that propagates is seen from below.
     let mut shared = network("p", "/", "shared");
     shared.propagate = true;
-    manipulate::create(m, &shared, &all).await.expect("create");
+    manipulate::create(m, shared, &all).await.expect("create");
     let mut propagated = ctx("/a/b");
     propagated.propagated = true;
     assert_eq!(names(m, &propagated).await, vec!["in-ab", "shared"]);
@@ -338,20 +340,20 @@ pub async fn namespaces_and_isolation(m: &dyn Manipulator) {
 /// Duplicate ids are constraint violations; a replayed idempotency key creates once.
 pub async fn constraints_and_idempotency(m: &dyn Manipulator) {
     let c = ctx("/");
-    manipulate::create(m, &network("dup", "/", "one"), &c)
+    manipulate::create(m, network("dup", "/", "one"), &c)
         .await
         .expect("create");
-    let again = manipulate::create(m, &network("dup", "/", "two"), &c).await;
+    let again = manipulate::create(m, network("dup", "/", "two"), &c).await;
     assert!(
         matches!(again, Err(ManipulateError::ConstraintViolation(_))),
         "{again:?}"
     );
     let mut keyed = ctx("/");
     keyed.idempotency_key = Some("key-1".into());
-    manipulate::create(m, &network("k1", "/", "first"), &keyed)
+    manipulate::create(m, network("k1", "/", "first"), &keyed)
         .await
         .expect("create");
-    let replay: ExternalNetwork = manipulate::create(m, &network("k2", "/", "second"), &keyed)
+    let replay: ExternalNetwork = manipulate::create(m, network("k2", "/", "second"), &keyed)
         .await
         .expect("replay");
     assert_eq!(replay.id, "k1");
