@@ -18,10 +18,10 @@
 //!
 //! // What generated code provides: identities and the relationships between them.
 //! const LIST: Identity = Identity::new("list", "lists");
+//! static LIST_PARAMETERS: [ParameterDefinition; 1] =
+//!     [ParameterDefinition::new("q", ParameterType::String).with_multiple(true)];
 //! let mut relationships = RelationshipsRegistry::new();
-//! let mut q = ParameterDefinition::new("q", ParameterType::String);
-//! q.multiple = true;
-//! relationships.allow("list", Operation::RetrieveMany, "root", RelationshipInfo::with_parameters(vec![q]));
+//! relationships.allow("list", Operation::RetrieveMany, "root", RelationshipInfo::with_parameters(&LIST_PARAMETERS));
 //! let mut manager = ModelRegistry::new(1, relationships);
 //! manager.add_identity(LIST, &["lst"]);
 //!
@@ -87,7 +87,7 @@ pub use parameters::{
     ParametersRequirement, parse_bool,
 };
 pub use pushconfig::PushConfig;
-pub use relationships::{RelationshipInfo, RelationshipsRegistry};
+pub use relationships::{Relationship, RelationshipInfo, RelationshipsRegistry};
 pub use request::{
     ModelPath, PathShape, Request, RequestContext, api_version_from_path, parse_query,
 };

@@ -28,21 +28,28 @@ pub enum ParameterType {
     Enum,
 }
 
-/// One parameter an operation accepts.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One parameter an operation accepts: constant data, as generated models declare it in
+/// `static` tables.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ParameterDefinition {
     /// The query key.
-    pub name: String,
+    pub name: &'static str,
     /// The type of its values.
     pub parameter_type: ParameterType,
     /// For enums, the allowed values.
-    pub allowed_choices: Vec<String>,
+    pub allowed_choices: &'static [&'static str],
     /// The value used when the parameter is absent.
-    pub default_value: Option<String>,
+    pub default_value: Option<&'static str>,
     /// Whether the key may be repeated (`q` is).
     pub multiple: bool,
     /// A short description.
-    pub description: String,
+    pub description: &'static str,
+}
+
+impl Default for ParameterDefinition {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
 }
 
 /// One typed value of a parameter.
@@ -147,36 +154,46 @@ pub fn parse_bool(raw: &str) -> Option<bool> {
 }
 
 impl ParameterDefinition {
+    /// An unnamed string parameter, for `..ParameterDefinition::DEFAULT` in tables.
+    pub const DEFAULT: Self = Self {
+        name: "",
+        parameter_type: ParameterType::String,
+        allowed_choices: &[],
+        default_value: None,
+        multiple: false,
+        description: "",
+    };
+
     /// A definition of the given name and type.
-    pub fn new(name: impl Into<String>, parameter_type: ParameterType) -> Self {
+    pub const fn new(name: &'static str, parameter_type: ParameterType) -> Self {
         Self {
-            name: name.into(),
+            name,
             parameter_type,
-            ..Self::default()
+            ..Self::DEFAULT
         }
     }
 
     /// The same definition, repeatable or not.
-    pub fn with_multiple(mut self, multiple: bool) -> Self {
+    pub const fn with_multiple(mut self, multiple: bool) -> Self {
         self.multiple = multiple;
         self
     }
 
     /// The same definition with enum choices.
-    pub fn with_choices(mut self, choices: &[&str]) -> Self {
-        self.allowed_choices = choices.iter().map(|c| c.to_string()).collect();
+    pub const fn with_choices(mut self, choices: &'static [&'static str]) -> Self {
+        self.allowed_choices = choices;
         self
     }
 
     /// The same definition with a default value.
-    pub fn with_default(mut self, default: &str) -> Self {
-        self.default_value = Some(default.to_string());
+    pub const fn with_default(mut self, default: &'static str) -> Self {
+        self.default_value = Some(default);
         self
     }
 
     /// The same definition with a description.
-    pub fn with_description(mut self, description: &str) -> Self {
-        self.description = description.to_string();
+    pub const fn with_description(mut self, description: &'static str) -> Self {
+        self.description = description;
         self
     }
 
@@ -189,9 +206,9 @@ impl ParameterDefinition {
             )));
         }
         let default;
-        let raw = match (raw.is_empty(), &self.default_value) {
+        let raw = match (raw.is_empty(), self.default_value) {
             (true, Some(d)) => {
-                default = [d.as_str()];
+                default = [d];
                 &default[..]
             }
             (true, None) => return Ok(None),
@@ -208,7 +225,7 @@ impl ParameterDefinition {
     }
 
     fn parse_one(&self, raw: &str) -> Result<ParameterValue, Error> {
-        let name = &self.name;
+        let name = self.name;
         let fail = |what: &str| {
             invalid_parameter(format!("Parameter '{name}' must be {what}, got '{raw}'"))
         };
@@ -233,7 +250,7 @@ impl ParameterDefinition {
                 GoDuration::parse(raw).map_err(|_| fail("a valid duration"))?,
             ),
             ParameterType::Enum => {
-                if !self.allowed_choices.iter().any(|c| c == raw) {
+                if !self.allowed_choices.contains(&raw) {
                     let choices = self.allowed_choices.join(", ");
                     return Err(fail(&format!("one of '{choices}'")));
                 }
@@ -271,14 +288,20 @@ impl Parameters {
 
 /// A requirement expression over parameter names: an AND of groups, each group an OR of
 /// combinations, each combination an AND of names. Printed `((a) or (b and c)) and (d)`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParametersRequirement {
-    groups: Vec<Vec<Vec<String>>>,
+    groups: &'static [&'static [&'static [&'static str]]],
 }
 
+/// The groups of a requirement: an AND of ORs of ANDs of names.
+type Groups = &'static [&'static [&'static [&'static str]]];
+
 impl ParametersRequirement {
+    /// Nothing required.
+    pub const NONE: Self = Self { groups: &[] };
+
     /// A requirement from its groups (as written in specs: `required: [[[a], [b, c]], [[d]]]`).
-    pub fn new(groups: Vec<Vec<Vec<String>>>) -> Self {
+    pub const fn new(groups: Groups) -> Self {
         Self { groups }
     }
 
@@ -291,9 +314,10 @@ impl ParametersRequirement {
     ///
     /// The error is a 400 ``Missing Required parameters: `<unsatisfied groups>` ``.
     pub fn validate(&self, parameters: &Parameters) -> Result<(), Error> {
-        let unsatisfied: Vec<&Vec<Vec<String>>> = self
+        let unsatisfied: Vec<&[&[&str]]> = self
             .groups
             .iter()
+            .copied()
             .filter(|group| {
                 !group
                     .iter()
@@ -314,7 +338,7 @@ impl ParametersRequirement {
     }
 }
 
-fn format_group(group: &[Vec<String>]) -> String {
+fn format_group(group: &[&[&str]]) -> String {
     let combos: Vec<String> = group
         .iter()
         .map(|c| format!("({})", c.join(" and ")))
@@ -337,21 +361,12 @@ impl fmt::Display for ParametersRequirement {
 mod tests {
     use super::*;
 
-    fn def(name: &str, t: ParameterType) -> ParameterDefinition {
+    fn def(name: &'static str, t: ParameterType) -> ParameterDefinition {
         ParameterDefinition::new(name, t)
     }
 
-    fn names(groups: &[&[&[&str]]]) -> ParametersRequirement {
-        ParametersRequirement::new(
-            groups
-                .iter()
-                .map(|g| {
-                    g.iter()
-                        .map(|c| c.iter().map(|s| s.to_string()).collect())
-                        .collect()
-                })
-                .collect(),
-        )
+    fn names(groups: Groups) -> ParametersRequirement {
+        ParametersRequirement::new(groups)
     }
 
     #[test]
@@ -431,7 +446,7 @@ mod tests {
             assert_eq!(e.code, 400);
         }
         let mut e = def("mode", ParameterType::Enum);
-        e.allowed_choices = vec!["subject".into(), "object".into()];
+        e.allowed_choices = &["subject", "object"];
         assert_eq!(
             e.parse(&["both"]).unwrap_err().description,
             "Parameter 'mode' must be one of 'subject, object', got 'both'"
@@ -448,8 +463,8 @@ mod tests {
     #[test]
     fn defaults_and_multiple() {
         let mut d = def("mode", ParameterType::Enum);
-        d.allowed_choices = vec!["subject".into(), "object".into()];
-        d.default_value = Some("object".into());
+        d.allowed_choices = &["subject", "object"];
+        d.default_value = Some("object");
         assert_eq!(
             d.parse(&[]).unwrap().unwrap().string_value(),
             Some("object")

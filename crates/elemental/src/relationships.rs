@@ -5,42 +5,66 @@ use std::collections::BTreeMap;
 
 use crate::{Identity, Operation, ParameterDefinition, ParametersRequirement};
 
-/// What the specs declare for one (identity, operation, parent) triple.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the specs declare for one (identity, operation, parent) triple: constant data.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RelationshipInfo {
     /// The query parameters the operation accepts.
-    pub parameters: Vec<ParameterDefinition>,
+    pub parameters: &'static [ParameterDefinition],
     /// The combinations of parameters that must be present.
     pub required_parameters: ParametersRequirement,
     /// The operation is deprecated.
     pub deprecated: bool,
 }
 
-impl RelationshipInfo {
-    /// Info with the given parameters and no requirement.
-    pub fn with_parameters(parameters: Vec<ParameterDefinition>) -> Self {
-        Self {
-            parameters,
-            ..Self::default()
-        }
+impl Default for RelationshipInfo {
+    fn default() -> Self {
+        Self::DEFAULT
     }
 }
 
 impl RelationshipInfo {
+    /// No parameter, no requirement, not deprecated.
+    pub const DEFAULT: Self = Self {
+        parameters: &[],
+        required_parameters: ParametersRequirement::NONE,
+        deprecated: false,
+    };
+
+    /// Info with the given parameters and no requirement.
+    pub const fn with_parameters(parameters: &'static [ParameterDefinition]) -> Self {
+        Self {
+            parameters,
+            ..Self::DEFAULT
+        }
+    }
+
     /// The same info with a requirement expression.
-    pub fn with_required(mut self, required: ParametersRequirement) -> Self {
+    pub const fn with_required(mut self, required: ParametersRequirement) -> Self {
         self.required_parameters = required;
         self
     }
 
     /// The same info marked deprecated.
-    pub fn with_deprecated(mut self, deprecated: bool) -> Self {
+    pub const fn with_deprecated(mut self, deprecated: bool) -> Self {
         self.deprecated = deprecated;
         self
     }
 }
 
-type ByParent = BTreeMap<String, RelationshipInfo>;
+/// One allowed triple, as a generated `static` table lists them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Relationship {
+    /// The identity's name.
+    pub identity: &'static str,
+    /// The operation allowed.
+    pub operation: Operation,
+    /// The parent identity's name (`root` for top-level routes and single objects).
+    pub parent: &'static str,
+    /// Its parameters.
+    pub info: RelationshipInfo,
+}
+
+type ByParent = BTreeMap<&'static str, RelationshipInfo>;
 
 /// Allowed operations, keyed by identity name, operation, then parent identity name.
 ///
@@ -48,7 +72,7 @@ type ByParent = BTreeMap<String, RelationshipInfo>;
 /// parent `root`, as the reference does.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RelationshipsRegistry {
-    entries: BTreeMap<String, BTreeMap<Operation, ByParent>>,
+    entries: BTreeMap<&'static str, BTreeMap<Operation, ByParent>>,
 }
 
 impl RelationshipsRegistry {
@@ -57,20 +81,29 @@ impl RelationshipsRegistry {
         Self::default()
     }
 
+    /// The registry of a table of relationships (a generated model's `RELATIONSHIPS`).
+    pub fn from_table(table: &[Relationship]) -> Self {
+        let mut registry = Self::new();
+        for r in table {
+            registry.allow(r.identity, r.operation, r.parent, r.info);
+        }
+        registry
+    }
+
     /// Allows `operation` on `identity` under `parent`.
     pub fn allow(
         &mut self,
-        identity: &str,
+        identity: &'static str,
         operation: Operation,
-        parent: &str,
+        parent: &'static str,
         info: RelationshipInfo,
     ) -> &mut Self {
         self.entries
-            .entry(identity.to_string())
+            .entry(identity)
             .or_default()
             .entry(operation)
             .or_default()
-            .insert(parent.to_string(), info);
+            .insert(parent, info);
         self
     }
 
@@ -105,7 +138,7 @@ impl RelationshipsRegistry {
         operation: Operation,
     ) -> &[ParameterDefinition] {
         self.info(identity, parent, operation)
-            .map_or(&[], |i| i.parameters.as_slice())
+            .map_or(&[], |i| i.parameters)
     }
 
     /// Every registered triple: `(identity name, operation, parent name, info)`, sorted.
@@ -114,7 +147,7 @@ impl RelationshipsRegistry {
             ops.iter().flat_map(move |(op, parents)| {
                 parents
                     .iter()
-                    .map(move |(parent, info)| (identity.as_str(), *op, parent.as_str(), info))
+                    .map(move |(parent, info)| (*identity, *op, *parent, info))
             })
         })
     }

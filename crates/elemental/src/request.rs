@@ -250,11 +250,11 @@ impl Request {
             // The operation is not allowed here: the pipeline answers 405, whatever the query.
             return Ok(());
         }
-        for definition in info.map_or(&[][..], |i| i.parameters.as_slice()) {
-            let raw = query.remove(&definition.name).unwrap_or_default();
+        for definition in info.map_or(&[][..], |i| i.parameters) {
+            let raw = query.remove(definition.name).unwrap_or_default();
             let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
             if let Some(parameter) = definition.parse(&raw)? {
-                self.parameters.insert(definition.name.clone(), parameter);
+                self.parameters.insert(definition.name, parameter);
             }
         }
         query.remove("propagated");

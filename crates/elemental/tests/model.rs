@@ -79,7 +79,7 @@ fn relationships_allow_and_refuse() {
     let names: Vec<_> = r
         .parameters_for_operation(&Task::IDENTITY, &List::IDENTITY, Operation::Create)
         .iter()
-        .map(|p| p.name.as_str())
+        .map(|p| p.name)
         .collect();
     assert_eq!(names, vec!["ltcp1", "ltcp2"]);
     assert_eq!(r.iter().count(), 20);

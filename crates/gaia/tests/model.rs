@@ -548,7 +548,7 @@ fn relationships() {
     let names: Vec<String> = r
         .parameters_for_operation(&ExternalNetwork::IDENTITY, &root, Operation::RetrieveMany)
         .iter()
-        .map(|p| p.name.clone())
+        .map(|p| p.name.to_string())
         .collect();
     assert_eq!(names, vec!["q", "archived", "propagated"]);
 }

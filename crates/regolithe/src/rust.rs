@@ -37,7 +37,7 @@ pub fn generate_rust(set: &SpecSet) -> Result<String, Problems> {
         use ::elemental::{
             AttributeSpecification, AttributeType, AttributeValues, DefaultValue, EncodingType, Error, Errors,
             Identifiable, Identity, ModelIdentity, ModelRegistry, Operation, ParameterDefinition,
-            ParameterType, ParametersRequirement, RelationshipInfo, RelationshipsRegistry, Sparse,
+            ParameterType, ParametersRequirement, Relationship, RelationshipInfo, RelationshipsRegistry, Sparse,
             Value,
         };
 
@@ -781,26 +781,61 @@ fn doc_text(description: &str) -> String {
 fn parameter(p: &crate::spec::ParameterSpec) -> TokenStream {
     let name = &p.name;
     let kind = format_ident!("{}", format!("{:?}", p.kind));
-    let mut out = quote!(ParameterDefinition::new(#name, ParameterType::#kind));
-    if p.multiple {
-        out = quote!(#out.with_multiple(true));
-    }
+    let mut fields = vec![
+        quote!(name: #name),
+        quote!(parameter_type: ParameterType::#kind),
+    ];
     if !p.allowed_choices.is_empty() {
         let c = &p.allowed_choices;
-        out = quote!(#out.with_choices(&[#(#c),*]));
+        fields.push(quote!(allowed_choices: &[#(#c),*]));
     }
     if let Some(d) = &p.default_value {
         let d = yaml_text(d);
-        out = quote!(#out.with_default(#d));
+        fields.push(quote!(default_value: Some(#d)));
+    }
+    if p.multiple {
+        fields.push(quote!(multiple: true));
     }
     if !p.description.is_empty() {
         let d = &p.description;
-        out = quote!(#out.with_description(#d));
+        fields.push(quote!(description: #d));
     }
-    out
+    quote!(ParameterDefinition { #(#fields,)* ..ParameterDefinition::DEFAULT })
 }
 
-fn relationship_info(set: &SpecSet, op: &OperationSpec) -> TokenStream {
+/// The parameter tables of the relationships: each distinct list once, as a `static` named
+/// after the first operation that declares it.
+#[derive(Default)]
+struct ParameterTables {
+    by_text: std::collections::HashMap<String, proc_macro2::Ident>,
+    statics: Vec<TokenStream>,
+}
+
+impl ParameterTables {
+    /// The path of the table holding `entries`, declared on first use by `owner`.
+    fn table(&mut self, owner: &str, entries: Vec<TokenStream>) -> TokenStream {
+        let text = quote!(#(#entries),*).to_string();
+        if let Some(name) = self.by_text.get(&text) {
+            return quote!(&#name);
+        }
+        let name = format_ident!("{}_PARAMETERS", owner);
+        let count = proc_macro2::Literal::usize_unsuffixed(entries.len());
+        let doc = format!(" The parameters of {owner} (and of any operation declaring the same).");
+        self.statics.push(quote! {
+            #[doc = #doc]
+            static #name: [ParameterDefinition; #count] = [#(#entries),*];
+        });
+        self.by_text.insert(text, name.clone());
+        quote!(&#name)
+    }
+}
+
+fn relationship_info(
+    set: &SpecSet,
+    op: &OperationSpec,
+    owner: &str,
+    tables: &mut ParameterTables,
+) -> TokenStream {
     let mut entries = Vec::new();
     let mut required: Vec<Vec<Vec<String>>> = Vec::new();
     for name in &op.global_parameters {
@@ -813,25 +848,52 @@ fn relationship_info(set: &SpecSet, op: &OperationSpec) -> TokenStream {
         entries.extend(own.entries.iter().map(parameter));
         required.extend(own.required.iter().cloned());
     }
-    let mut out = quote!(RelationshipInfo::with_parameters(vec![#(#entries),*]));
+    let mut fields = Vec::new();
+    if !entries.is_empty() {
+        let table = tables.table(owner, entries);
+        fields.push(quote!(parameters: #table));
+    }
     if !required.is_empty() {
         let groups = required.iter().map(|g| {
-            let combos = g.iter().map(|c| quote!(vec![#(#c.to_string()),*]));
-            quote!(vec![#(#combos),*])
+            let combos = g.iter().map(|c| quote!(&[#(#c),*]));
+            quote!(&[#(#combos),*])
         });
-        out = quote!(#out.with_required(ParametersRequirement::new(vec![#(#groups),*])));
+        fields.push(quote!(required_parameters: ParametersRequirement::new(&[#(#groups),*])));
     }
     if op.deprecated {
-        out = quote!(#out.with_deprecated(true));
+        fields.push(quote!(deprecated: true));
+    }
+    quote!(RelationshipInfo { #(#fields,)* ..RelationshipInfo::DEFAULT })
+}
+
+/// `RetrieveMany` as `RETRIEVE_MANY`.
+fn upper_snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_uppercase());
     }
     out
 }
 
 fn relationships(set: &SpecSet, _problems: &mut [Problem]) -> TokenStream {
-    let mut lines = Vec::new();
-    let mut allow = |identity: &str, op: &str, parent: &str, info: TokenStream| {
-        let op = format_ident!("{op}");
-        lines.push(quote!(registry.allow(#identity, Operation::#op, #parent, #info);));
+    let mut rows = Vec::new();
+    let mut tables = ParameterTables::default();
+    let mut allow = |identity: &str, op_name: &str, parent: &str, op: &OperationSpec| {
+        let mut owner = format!("{}_{}", identity.to_uppercase(), upper_snake(op_name));
+        if parent != "root" {
+            owner.push_str(&format!("_UNDER_{}", parent.to_uppercase()));
+        }
+        let info = relationship_info(set, op, &owner, &mut tables);
+        let op_ident = format_ident!("{op_name}");
+        rows.push(quote!(Relationship {
+            identity: #identity,
+            operation: Operation::#op_ident,
+            parent: #parent,
+            info: #info,
+        }));
     };
     for spec in &set.specs {
         let m = &spec.model;
@@ -843,7 +905,7 @@ fn relationships(set: &SpecSet, _problems: &mut [Problem]) -> TokenStream {
             ] {
                 if let Some(op) = op {
                     for name in ops {
-                        allow(&m.rest_name, name, "root", relationship_info(set, op));
+                        allow(&m.rest_name, name, "root", op);
                     }
                 }
             }
@@ -857,19 +919,24 @@ fn relationships(set: &SpecSet, _problems: &mut [Problem]) -> TokenStream {
             ] {
                 if let Some(op) = op {
                     for name in ops {
-                        allow(&r.rest_name, name, &m.rest_name, relationship_info(set, op));
+                        allow(&r.rest_name, name, &m.rest_name, op);
                     }
                 }
             }
         }
     }
+    let count = proc_macro2::Literal::usize_unsuffixed(rows.len());
+    let statics = tables.statics;
     quote! {
+        #(#statics)*
+
         /// The relationships of the model set: which operation is allowed on which identity
         /// under which parent, with which parameters.
+        pub static RELATIONSHIPS: [Relationship; #count] = [#(#rows),*];
+
+        /// The registry of [`RELATIONSHIPS`].
         pub fn relationships() -> RelationshipsRegistry {
-            let mut registry = RelationshipsRegistry::new();
-            #(#lines)*
-            registry
+            RelationshipsRegistry::from_table(&RELATIONSHIPS)
         }
     }
 }

@@ -250,7 +250,7 @@ fn relationships_allowed_and_refused() {
     let names = |identity, parent, op| -> Vec<String> {
         r.parameters_for_operation(&identity, &parent, op)
             .iter()
-            .map(|p| p.name.clone())
+            .map(|p| p.name.to_string())
             .collect()
     };
     assert_eq!(

@@ -12,7 +12,8 @@ use elemental::validators::{validate_required_string, validate_string_in_list};
 use elemental::{
     AttributeSpecification, AttributeType, AttributeValues, EncodingType, Error, Errors,
     Identifiable, Identity, ModelIdentity, ModelRegistry, Operation, ParameterDefinition,
-    ParameterType, ParametersRequirement, RelationshipInfo, RelationshipsRegistry, Sparse, Value,
+    ParameterType, ParametersRequirement, Relationship, RelationshipInfo, RelationshipsRegistry,
+    Sparse, Value,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -381,127 +382,128 @@ impl Identifiable for User {
     }
 }
 
-fn string_params(names: &[&str]) -> Vec<ParameterDefinition> {
-    names
-        .iter()
-        .map(|n| {
-            let t = if n.ends_with('2') {
-                ParameterType::Boolean
-            } else {
-                ParameterType::String
-            };
-            ParameterDefinition::new(*n, t)
-        })
-        .collect()
+/// A string parameter.
+const fn s(name: &'static str) -> ParameterDefinition {
+    ParameterDefinition::new(name, ParameterType::String)
 }
 
-fn params(names: &[&str]) -> RelationshipInfo {
-    RelationshipInfo::with_parameters(string_params(names))
+/// A boolean parameter.
+const fn b(name: &'static str) -> ParameterDefinition {
+    ParameterDefinition::new(name, ParameterType::Boolean)
 }
 
-/// The relationships of the todo spec set (plus a multiple `q` on lists, as gaia's
-/// `$filtering`).
-pub fn relationships() -> RelationshipsRegistry {
-    let mut r = RelationshipsRegistry::new();
-    let mut list_many = params(&["rlgmp1", "rlgmp2"]);
-    let mut q = ParameterDefinition::new("q", ParameterType::String);
-    q.multiple = true;
-    list_many.parameters.push(q);
-    r.allow(
+const fn params(parameters: &'static [ParameterDefinition]) -> RelationshipInfo {
+    RelationshipInfo::with_parameters(parameters)
+}
+
+const fn allow(
+    identity: &'static str,
+    operation: Operation,
+    parent: &'static str,
+    info: RelationshipInfo,
+) -> Relationship {
+    Relationship {
+        identity,
+        operation,
+        parent,
+        info,
+    }
+}
+
+const NONE: RelationshipInfo = RelationshipInfo::DEFAULT;
+
+/// `rlgmp1`, `rlgmp2` and a multiple `q`, as gaia's `$filtering`.
+const LIST_MANY: RelationshipInfo = params(&[s("rlgmp1"), b("rlgmp2"), s("q").with_multiple(true)]);
+
+/// The relationships of the todo spec set (plus a multiple `q` on lists).
+static RELATIONSHIPS: [Relationship; 20] = [
+    allow(
         "list",
         Operation::Retrieve,
         "root",
-        params(&["lgp1", "lgp2", "sAp1", "sAp2", "sBp1", "sBp2"]),
-    )
-    .allow("list", Operation::Update, "root", params(&["lup1", "lup2"]))
-    .allow("list", Operation::Delete, "root", params(&["ldp1", "ldp2"]))
-    .allow("list", Operation::RetrieveMany, "root", list_many.clone())
-    .allow("list", Operation::Info, "root", list_many)
-    .allow(
+        params(&[
+            s("lgp1"),
+            b("lgp2"),
+            s("sAp1"),
+            b("sAp2"),
+            s("sBp1"),
+            b("sBp2"),
+        ]),
+    ),
+    allow(
+        "list",
+        Operation::Update,
+        "root",
+        params(&[s("lup1"), b("lup2")]),
+    ),
+    allow(
+        "list",
+        Operation::Delete,
+        "root",
+        params(&[s("ldp1"), b("ldp2")]),
+    ),
+    allow("list", Operation::RetrieveMany, "root", LIST_MANY),
+    allow("list", Operation::Info, "root", LIST_MANY),
+    allow(
         "list",
         Operation::Create,
         "root",
-        params(&["rlcp1", "rlcp2"]),
-    )
-    .allow(
-        "task",
-        Operation::Retrieve,
-        "root",
-        RelationshipInfo::default(),
-    )
-    .allow(
-        "task",
-        Operation::Update,
-        "root",
-        RelationshipInfo::default(),
-    )
-    .allow(
-        "task",
-        Operation::Delete,
-        "root",
-        RelationshipInfo::default(),
-    )
-    .allow(
+        params(&[s("rlcp1"), b("rlcp2")]),
+    ),
+    allow("task", Operation::Retrieve, "root", NONE),
+    allow("task", Operation::Update, "root", NONE),
+    allow("task", Operation::Delete, "root", NONE),
+    allow(
         "task",
         Operation::RetrieveMany,
         "list",
-        params(&["ltgp1", "ltgp2"]),
-    )
-    .allow("task", Operation::Info, "list", params(&["ltgp1", "ltgp2"]))
-    .allow(
+        params(&[s("ltgp1"), b("ltgp2")]),
+    ),
+    allow(
+        "task",
+        Operation::Info,
+        "list",
+        params(&[s("ltgp1"), b("ltgp2")]),
+    ),
+    allow(
         "task",
         Operation::Create,
         "list",
-        params(&["ltcp1", "ltcp2"]),
-    )
-    .allow(
-        "user",
-        Operation::Retrieve,
-        "root",
-        RelationshipInfo::default(),
-    )
-    .allow(
-        "user",
-        Operation::Update,
-        "root",
-        RelationshipInfo::default(),
-    )
-    .allow(
+        params(&[s("ltcp1"), b("ltcp2")]),
+    ),
+    allow("user", Operation::Retrieve, "root", NONE),
+    allow("user", Operation::Update, "root", NONE),
+    allow(
         "user",
         Operation::Delete,
         "root",
-        RelationshipInfo {
-            parameters: vec![ParameterDefinition::new("confirm", ParameterType::Boolean)],
-            required_parameters: ParametersRequirement::new(vec![vec![vec!["confirm".into()]]]),
-            deprecated: false,
-        },
-    )
-    .allow(
+        params(&[b("confirm")]).with_required(ParametersRequirement::new(&[&[&["confirm"]]])),
+    ),
+    allow(
         "user",
         Operation::RetrieveMany,
         "root",
-        params(&["rugmp1", "rugmp2"]),
-    )
-    .allow(
+        params(&[s("rugmp1"), b("rugmp2")]),
+    ),
+    allow(
         "user",
         Operation::Info,
         "root",
-        params(&["rugmp1", "rugmp2"]),
-    )
-    .allow(
+        params(&[s("rugmp1"), b("rugmp2")]),
+    ),
+    allow(
         "user",
         Operation::Create,
         "root",
-        params(&["rucp1", "rucp2"]),
-    )
-    .allow(
-        "user",
-        Operation::RetrieveMany,
-        "list",
-        RelationshipInfo::default(),
-    )
-    .allow("user", Operation::Info, "list", RelationshipInfo::default());
-    r
+        params(&[s("rucp1"), b("rucp2")]),
+    ),
+    allow("user", Operation::RetrieveMany, "list", NONE),
+    allow("user", Operation::Info, "list", NONE),
+];
+
+/// The relationships of the todo spec set.
+pub fn relationships() -> RelationshipsRegistry {
+    RelationshipsRegistry::from_table(&RELATIONSHIPS)
 }
 
 /// The model manager of the todo set.
