@@ -11,7 +11,7 @@ use bytes::Bytes;
 use elemental::filter::{Filter, FilterLimits, Matcher, ParseOptions};
 use elemental::{
     EncodingType, Errors, Event, EventType, ModelManager, PushConfig, Request, RequestContext,
-    Sparse,
+    Model,
 };
 use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service};
 
@@ -156,7 +156,7 @@ pub fn request_path(data: &[u8]) {
 
 /// The body as `T` and as its sparse form: validated, checked against a stored version,
 /// patched, and encoded back in both encodings.
-fn body_as<T: Sparse>(request: &Request) {
+fn body_as<T: Model>(request: &Request) {
     if let Ok(object) = request.decode::<T>() {
         let _ = elemental::Identifiable::validate(&object);
         let stored = T::default();

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use elemental::{Errors, Event, Model, Operation, Request, Sparse};
+use elemental::{Errors, Event, Model, Operation, Request};
 
 use crate::body::Body;
 use crate::cookie::Cookie;
@@ -105,7 +105,7 @@ fn not_implemented<T: Model, E: From<NotImplemented>>(operation: Operation) -> E
 /// With a retriever configured ([`crate::Options::with_retriever`]), a `PATCH` is merged into
 /// the stored object, validated, and served by [`Processor::update`]; without one, by
 /// [`Processor::patch`] with the sparse body.
-pub trait Processor<T: Sparse>: Send + Sync + 'static {
+pub trait Processor<T: Model>: Send + Sync + 'static {
     /// The operations served (declared by `#[bahamut::processor]`).
     const OPERATIONS: &'static [Operation];
 

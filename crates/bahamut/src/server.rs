@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use elemental::{Errors, Identity, Operation, Sparse};
+use elemental::{Errors, Identity, Model, Operation};
 use futures_util::FutureExt;
 use http::StatusCode;
 use http_body_util::{BodyExt, Limited};
@@ -100,7 +100,7 @@ impl Server {
     /// relationship of the model allows for `T` is refused
     /// ([`ServerError::OperationNotAllowed`]); a generic processor that writes every operation
     /// registers with [`Self::register_processor_within_relationships`].
-    pub fn register_processor<T: Sparse, P: Processor<T>>(
+    pub fn register_processor<T: Model, P: Processor<T>>(
         &mut self,
         processor: P,
     ) -> Result<(), ServerError> {
@@ -123,7 +123,7 @@ impl Server {
     /// Registers the processor of the identity `T` for those of its operations that the
     /// model's relationships allow for `T` (the others answer 405 before reaching it): the
     /// registration of generic processors, such as storage-backed ones.
-    pub fn register_processor_within_relationships<T: Sparse, P: Processor<T>>(
+    pub fn register_processor_within_relationships<T: Model, P: Processor<T>>(
         &mut self,
         processor: P,
     ) -> Result<(), ServerError> {

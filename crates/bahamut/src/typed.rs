@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use elemental::{
-    EncodingType, Error, Errors, Event, EventType, Identifiable, Operation, Request, Sparse,
+    EncodingType, Error, Errors, Event, EventType, Identifiable, Model, Operation, Request,
     validate_advanced_specification,
 };
 use futures_util::FutureExt;
@@ -57,7 +57,7 @@ pub(crate) struct Typed<T, P> {
     model: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<T: Sparse, P: Processor<T>> Typed<T, P> {
+impl<T: Model, P: Processor<T>> Typed<T, P> {
     pub(crate) fn new(processor: P, operations: Vec<Operation>) -> Self {
         Self {
             processor: Arc::new(processor),
@@ -67,7 +67,7 @@ impl<T: Sparse, P: Processor<T>> Typed<T, P> {
     }
 }
 
-impl<T: Sparse, P: Processor<T>> ErasedProcessor for Typed<T, P> {
+impl<T: Model, P: Processor<T>> ErasedProcessor for Typed<T, P> {
     fn operations(&self) -> &[Operation] {
         &self.operations
     }
@@ -78,7 +78,7 @@ impl<T: Sparse, P: Processor<T>> ErasedProcessor for Typed<T, P> {
 }
 
 /// The processor method to call, with its input.
-enum Call<T: Sparse> {
+enum Call<T: Model> {
     RetrieveMany,
     Retrieve,
     Create(T),
@@ -99,7 +99,7 @@ fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Erro
     Error::new(title, description, "bahamut", code)
 }
 
-async fn run<T: Sparse, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome {
+async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome {
     let Job {
         mut request,
         claims,
@@ -140,7 +140,7 @@ async fn run<T: Sparse, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome
     finish(ctx, answered, operation, marshaller.as_ref())
 }
 
-fn panicked<T: Sparse>(payload: &(dyn std::any::Any + Send), operation: Operation) -> Errors {
+fn panicked<T: Model>(payload: &(dyn std::any::Any + Send), operation: Operation) -> Errors {
     let message = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -154,7 +154,7 @@ fn panicked<T: Sparse>(payload: &(dyn std::any::Any + Send), operation: Operatio
     ))
 }
 
-async fn call_processor<T: Sparse, P: Processor<T>>(
+async fn call_processor<T: Model, P: Processor<T>>(
     processor: &P,
     ctx: &mut ProcessorContext<T>,
     call: Call<T>,
@@ -172,7 +172,7 @@ async fn call_processor<T: Sparse, P: Processor<T>>(
 
 /// Decodes and validates the input; a patch with a retriever is merged into the stored object
 /// and becomes an update.
-async fn prepare<T: Sparse>(
+async fn prepare<T: Model>(
     request: &Request,
     retriever: Option<&dyn IdentifiableRetriever>,
     decoder: Decoder<'_>,
@@ -230,7 +230,7 @@ struct Decoder<'a> {
 }
 
 impl Decoder<'_> {
-    fn object<T: Sparse>(&self, request: &Request) -> Result<T, Errors> {
+    fn object<T: Model>(&self, request: &Request) -> Result<T, Errors> {
         let Some(unmarshal) = self.unmarshaller else {
             return decode_object(request);
         };
@@ -269,7 +269,7 @@ fn decode_error(e: Error) -> Errors {
 }
 
 /// The path names the object: a body naming another one is refused, not ignored.
-fn refuse_other_id<T: Sparse>(object: &T, request: &Request) -> Result<(), Errors> {
+fn refuse_other_id<T: Model>(object: &T, request: &Request) -> Result<(), Errors> {
     if object.id().is_empty() || object.id() == request.object_id {
         return Ok(());
     }
@@ -283,7 +283,7 @@ fn refuse_other_id<T: Sparse>(object: &T, request: &Request) -> Result<(), Error
 
 /// PUT carries the user's attributes: the read-only and creation-only ones that the body leaves
 /// out keep their stored values (only a different value sent is an error).
-fn keep_omitted_protected<T: Sparse>(
+fn keep_omitted_protected<T: Model>(
     object: &mut T,
     stored: &T,
     request: &Request,
@@ -302,7 +302,7 @@ fn keep_omitted_protected<T: Sparse>(
     Ok(())
 }
 
-fn check<T: Sparse>(object: &T, stored: Option<&T>, operation: Operation) -> Result<(), Errors> {
+fn check<T: Model>(object: &T, stored: Option<&T>, operation: Operation) -> Result<(), Errors> {
     let mut errors = Errors::new();
     errors.record_all(object.validate());
     errors.record_all(validate_advanced_specification(
@@ -313,7 +313,7 @@ fn check<T: Sparse>(object: &T, stored: Option<&T>, operation: Operation) -> Res
     errors.into_result()
 }
 
-async fn load<T: Sparse>(
+async fn load<T: Model>(
     retriever: Option<&dyn IdentifiableRetriever>,
     request: &Request,
 ) -> Result<Option<T>, Errors> {
@@ -335,7 +335,7 @@ fn event_type(operation: Operation) -> Option<EventType> {
 
 /// The outcome of an answered request: the processor's custom response, or the encoded
 /// answer; the processor's events, then the automatic one.
-fn finish<T: Sparse>(
+fn finish<T: Model>(
     mut ctx: ProcessorContext<T>,
     mut answered: Answered<T>,
     operation: Operation,
@@ -393,7 +393,7 @@ fn finish<T: Sparse>(
     Outcome::Answer(answer, events)
 }
 
-fn encode<T: Sparse>(
+fn encode<T: Model>(
     ctx: &mut ProcessorContext<T>,
     answered: &Answered<T>,
     operation: Operation,
@@ -441,7 +441,7 @@ fn encode<T: Sparse>(
 type Encoded = (Option<Vec<u8>>, u64, Option<String>);
 
 /// The model's own encoding of an answer.
-fn encode_model<T: Sparse>(
+fn encode_model<T: Model>(
     answered: &Answered<T>,
     accept: EncodingType,
     fields: &[String],

@@ -246,7 +246,7 @@ impl Processor<User> for Users {
     async fn patch(
         &self,
         _: &mut ProcessorContext<User>,
-        _: <User as elemental::Sparse>::Sparse,
+        _: <User as elemental::Model>::Sparse,
     ) -> Result<User, Errors> {
         Ok(User::default())
     }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use bahamut::{BoxFuture, IdentifiableRetriever, Page, Processor, ProcessorContext};
 use elemental::export::time::OffsetDateTime;
-use elemental::{EncodingType, Error, Errors, Identifiable, ModelManager, Request, Sparse};
+use elemental::{EncodingType, Error, Errors, Identifiable, Model, ModelManager, Request};
 use manipulate::{Manipulator, StoreContext};
 
 pub use ids::ObjectIds;
@@ -78,7 +78,7 @@ pub struct CrudProcessor<T> {
     model: PhantomData<fn() -> T>,
 }
 
-impl<T: Sparse> CrudProcessor<T> {
+impl<T: Model> CrudProcessor<T> {
     /// A processor storing in `store`, with hooks.
     pub fn new(store: Arc<dyn Manipulator>, hooks: Arc<dyn Hooks<T>>) -> Self {
         Self {
@@ -92,12 +92,12 @@ impl<T: Sparse> CrudProcessor<T> {
 
 /// Every operation of `T` served from `store` (register it with
 /// `Server::register_processor_within_relationships`).
-pub fn processor<T: Sparse>(store: Arc<dyn Manipulator>) -> CrudProcessor<T> {
+pub fn processor<T: Model>(store: Arc<dyn Manipulator>) -> CrudProcessor<T> {
     processor_with_hooks(store, Arc::new(NoHooks))
 }
 
 /// Every operation of `T` served from `store`, with application hooks.
-pub fn processor_with_hooks<T: Sparse>(
+pub fn processor_with_hooks<T: Model>(
     store: Arc<dyn Manipulator>,
     hooks: Arc<dyn Hooks<T>>,
 ) -> CrudProcessor<T> {
@@ -110,7 +110,7 @@ fn context(request: &Request) -> Result<StoreContext, Error> {
 
 /// The stored object `id`, when it also matches the request's filter (`q` is a precondition on
 /// retrieve, update, patch and delete: an object that does not match is not found).
-async fn retrieve_matching<T: Sparse>(
+async fn retrieve_matching<T: Model>(
     store: &dyn Manipulator,
     id: &str,
     ctx: &StoreContext,
@@ -162,7 +162,7 @@ async fn require_parent(
 }
 
 #[bahamut::processor]
-impl<T: Sparse> Processor<T> for CrudProcessor<T> {
+impl<T: Model> Processor<T> for CrudProcessor<T> {
     async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
         let store_ctx = context(ctx.request())?;
         require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
@@ -241,7 +241,7 @@ impl<T: Sparse> Processor<T> for CrudProcessor<T> {
     }
 }
 
-impl<T: Sparse> CrudProcessor<T> {
+impl<T: Model> CrudProcessor<T> {
     /// Stores `object` over the stored version: id, namespace, parent and creation time are kept.
     async fn replace(&self, ctx: &ProcessorContext<T>, object: T) -> Result<T, Errors> {
         let store_ctx = context(ctx.request())?;

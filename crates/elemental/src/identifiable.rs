@@ -73,20 +73,11 @@ pub trait ModelIdentity {
     const IDENTITY: Identity;
 }
 
-/// A concrete generated model: typed, default-constructible, (de)serializable.
+/// A concrete generated model: typed, default-constructible, (de)serializable, with its sparse
+/// form (every attribute optional) for partial output (`X-Fields`) and `PATCH` bodies.
 pub trait Model:
     Identifiable + ModelIdentity + Default + Clone + Serialize + DeserializeOwned
 {
-}
-
-impl<T> Model for T where
-    T: Identifiable + ModelIdentity + Default + Clone + Serialize + DeserializeOwned
-{
-}
-
-/// The sparse form of a model: every attribute optional, for partial output (`X-Fields`) and
-/// `PATCH` bodies.
-pub trait Sparse: Model {
     /// The sparse type: a struct of `Option`s that serializes only the attributes it holds.
     type Sparse: Serialize + DeserializeOwned + Default + Clone + fmt::Debug + Send + Sync;
 

@@ -77,7 +77,7 @@ pub use encoding::{
 pub use error::{Error, Errors};
 pub use event::{Event, EventType};
 pub use identifiable::{
-    Identifiable, Model, ModelIdentity, Sparse, read_only_error, validate_advanced_specification,
+    Identifiable, Model, ModelIdentity, read_only_error, validate_advanced_specification,
 };
 pub use identity::Identity;
 pub use manager::{ModelManager, ModelRegistry};

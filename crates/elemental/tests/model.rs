@@ -5,7 +5,7 @@ mod common;
 
 use common::{List, Task, User};
 use elemental::{
-    EncodingType, Identifiable, Identity, ModelIdentity, ModelManager, Operation, Sparse,
+    EncodingType, Identifiable, Identity, Model, ModelIdentity, ModelManager, Operation,
     validate_advanced_specification,
 };
 

@@ -2,7 +2,7 @@
 //! creation-only rules, look-ups, relationships and declared parameters.
 
 use elemental::{
-    EncodingType, Identifiable, Identity, ModelIdentity, ModelManager, Operation, Sparse,
+    EncodingType, Identifiable, Identity, Model, ModelIdentity, ModelManager, Operation,
     validate_advanced_specification,
 };
 use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service, manager};
@@ -472,7 +472,7 @@ fn read_only_and_creation_only() {
 #[test]
 fn sparse_and_patch() {
     let mut n = network();
-    let patch: <ExternalNetwork as Sparse>::Sparse =
+    let patch: <ExternalNetwork as Model>::Sparse =
         serde_json::from_str(r#"{"entries":["10.0.0.0/8"],"type":"ENI"}"#).unwrap();
     n.patch(&patch);
     assert_eq!(

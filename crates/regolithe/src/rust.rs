@@ -37,7 +37,7 @@ pub fn generate_rust(set: &SpecSet) -> Result<String, Problems> {
         use ::elemental::{
             AttributeSpecification, AttributeType, AttributeValues, DefaultValue, EncodingType, Error, Errors,
             Identifiable, Identity, ModelIdentity, ModelRegistry, Operation, ParameterDefinition,
-            ParameterType, ParametersRequirement, Relationship, RelationshipInfo, RelationshipsRegistry, Sparse,
+            ParameterType, ParametersRequirement, Relationship, RelationshipInfo, RelationshipsRegistry, Model,
             Value,
         };
 
@@ -733,7 +733,7 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
 
         #convention_impls
 
-        impl Sparse for #entity {
+        impl Model for #entity {
             type Sparse = #sparse;
             fn to_sparse(&self, fields: &[String]) -> #sparse {
                 let wanted = |name: &str| fields.is_empty() || fields.iter().any(|f| f == name);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bahamut::{Errors, Options, Page, Processor, ProcessorContext, Server, ServerError};
-use elemental::{Error, Identity, Sparse};
+use elemental::{Error, Identity, Model};
 
 use crate::model::{List, Task, User, manager};
 
@@ -23,7 +23,7 @@ pub struct MemoryProcessor<T> {
     service: String,
 }
 
-impl<T: Sparse> MemoryProcessor<T> {
+impl<T: Model> MemoryProcessor<T> {
     /// An empty store.
     pub fn new(ids: Arc<ObjectIds>, service: &str) -> Self {
         Self {
@@ -50,7 +50,7 @@ impl<T: Sparse> MemoryProcessor<T> {
 }
 
 #[bahamut::processor]
-impl<T: Sparse> Processor<T> for MemoryProcessor<T> {
+impl<T: Model> Processor<T> for MemoryProcessor<T> {
     async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
         let parent = ctx.request().parent_identity;
         let parent_id = &ctx.request().parent_id;

@@ -2,7 +2,7 @@
 //! (`shared/reference/go-bahamut-session.md`).
 
 use elemental::{
-    EncodingType, Identifiable, Identity, ModelIdentity, ModelManager, Operation, Sparse,
+    EncodingType, Identifiable, Identity, Model, ModelIdentity, ModelManager, Operation,
     validate_advanced_specification,
 };
 use todo::model::{List, SparseList, Task, User, manager};

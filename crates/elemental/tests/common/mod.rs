@@ -11,9 +11,9 @@ use std::sync::LazyLock;
 use elemental::validators::{validate_required_string, validate_string_in_list};
 use elemental::{
     AttributeSpecification, AttributeType, AttributeValues, EncodingType, Error, Errors,
-    Identifiable, Identity, ModelIdentity, ModelRegistry, Operation, ParameterDefinition,
+    Identifiable, Identity, Model, ModelIdentity, ModelRegistry, Operation, ParameterDefinition,
     ParameterType, ParametersRequirement, Relationship, RelationshipInfo, RelationshipsRegistry,
-    Sparse, Value,
+    Value,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -180,7 +180,7 @@ impl Identifiable for List {
     }
 }
 
-impl Sparse for List {
+impl Model for List {
     type Sparse = SparseList;
     fn to_sparse(&self, fields: &[String]) -> SparseList {
         let want = |f: &str| fields.is_empty() || fields.iter().any(|x| x == f);
@@ -514,3 +514,33 @@ pub fn manager() -> ModelRegistry {
         .register::<User>(&["usr"]);
     m
 }
+
+/// The sparse form of the hand-written models other than `List`: their JSON document, kept to
+/// the fields asked for.
+macro_rules! document_sparse {
+    ($($model:ty),*) => {$(
+        impl Model for $model {
+            type Sparse = serde_json::Map<String, serde_json::Value>;
+            fn to_sparse(&self, fields: &[String]) -> Self::Sparse {
+                let mut document = match serde_json::to_value(self) {
+                    Ok(serde_json::Value::Object(document)) => document,
+                    _ => serde_json::Map::new(),
+                };
+                if !fields.is_empty() {
+                    document.retain(|name, _| fields.contains(name));
+                }
+                document
+            }
+            fn patch(&mut self, sparse: &Self::Sparse) {
+                if let Ok(serde_json::Value::Object(mut document)) = serde_json::to_value(&*self) {
+                    document.extend(sparse.clone());
+                    if let Ok(patched) = serde_json::from_value(serde_json::Value::Object(document)) {
+                        *self = patched;
+                    }
+                }
+            }
+        }
+    )*};
+}
+
+document_sparse!(Task, User);
