@@ -17,7 +17,7 @@ use crate::cors::CorsPolicy;
 #[derive(Debug, Default)]
 pub(crate) struct Answer {
     pub status: u16,
-    pub body: Vec<u8>,
+    pub body: Bytes,
     pub encoding: EncodingType,
     pub count: u64,
     pub next: Option<String>,
@@ -77,7 +77,7 @@ pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpRespons
     if let Some(threshold) = finish.compression {
         if body.len() > threshold && accepts_gzip(finish.request_headers) {
             if let Some(compressed) = gzip(&body) {
-                body = compressed;
+                body = compressed.into();
                 headers.insert(
                     http::header::CONTENT_ENCODING,
                     HeaderValue::from_static("gzip"),
@@ -114,7 +114,7 @@ pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpRespons
         headers.insert("x-next", next);
     }
     crate::cookie::add_cookies(&mut headers, &answer.cookies);
-    build(status(answer.status), headers, body.into())
+    build(status(answer.status), headers, body)
 }
 
 /// An error array answer of a model route, in the client's encoding.
@@ -129,7 +129,7 @@ pub(crate) fn error_response(
     model_response(
         Answer {
             status: errors.code(),
-            body,
+            body: body.into(),
             encoding,
             ..Answer::default()
         },

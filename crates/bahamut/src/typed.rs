@@ -425,8 +425,8 @@ fn encode<T: Model>(
     Ok(Answer {
         status,
         body: match status {
-            204 => Vec::new(),
-            _ => body.unwrap_or_default(),
+            204 => Bytes::new(),
+            _ => body.map(Bytes::from).unwrap_or_default(),
         },
         encoding: accept,
         count,

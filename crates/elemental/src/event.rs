@@ -53,8 +53,9 @@ pub struct Event {
     pub identity: String,
     /// What happened.
     pub event_type: EventType,
-    /// The entity, encoded in `encoding`.
-    pub entity: Vec<u8>,
+    /// The entity, encoded in `encoding` (shared, not copied, by clones: an automatic event
+    /// holds the very bytes of the answer).
+    pub entity: bytes::Bytes,
     /// The encoding of `entity`.
     pub encoding: EncodingType,
     /// When it happened.
@@ -76,7 +77,7 @@ impl Event {
         Ok(Self {
             identity: identity.to_string(),
             event_type,
-            entity: crate::encode(encoding, entity)?,
+            entity: crate::encode(encoding, entity)?.into(),
             encoding,
             timestamp: OffsetDateTime::now_utc(),
             sequence: 0,
@@ -88,13 +89,13 @@ impl Event {
     pub fn from_encoded(
         event_type: EventType,
         identity: &str,
-        entity: Vec<u8>,
+        entity: impl Into<bytes::Bytes>,
         encoding: EncodingType,
     ) -> Self {
         Self {
             identity: identity.to_string(),
             event_type,
-            entity,
+            entity: entity.into(),
             encoding,
             timestamp: OffsetDateTime::now_utc(),
             sequence: 0,
@@ -110,7 +111,7 @@ impl Event {
         Ok(Self {
             identity: object.identity().name.to_string(),
             event_type,
-            entity: object.encode(encoding)?,
+            entity: object.encode(encoding)?.into(),
             encoding,
             timestamp: OffsetDateTime::now_utc(),
             sequence: 0,
@@ -191,7 +192,7 @@ impl Event {
         Ok(Event {
             identity,
             event_type,
-            entity,
+            entity: entity.into(),
             encoding: wire,
             timestamp,
             sequence,
@@ -279,7 +280,7 @@ mod tests {
         Event {
             identity: "list".into(),
             event_type: EventType::Create,
-            entity: br#"{"ID":"x","name":"a"}"#.to_vec(),
+            entity: bytes::Bytes::from_static(br#"{"ID":"x","name":"a"}"#),
             encoding: EncodingType::Json,
             timestamp: datetime!(2026-11-24 01:41:33.5 UTC),
             sequence: 0,
