@@ -5,7 +5,7 @@ resident memory (VmHWM minus VmRSS before the request, from /proc) as a ratio of
 and the resident memory after the request.
 
     cargo build --release -p apiserver
-    python3 bench/body_memory.py [SIZE_BYTES]      # default 16000000
+    python3 bench/body_memory.py [SIZE_BYTES]      # default 16000000; reads CARGO_TARGET_DIR
 
 Shapes: `tiny` (millions of one-character strings), `budget` (as many values as the body budget
 allows, each as long as the size permits), `small` (16,000 one-character strings), `segmented`
@@ -20,7 +20,11 @@ import sys
 import tempfile
 import time
 
-BINARY = os.path.join(os.path.dirname(__file__), "..", "target", "release", "apiserver")
+BINARY = os.path.join(
+    os.environ.get("CARGO_TARGET_DIR", os.path.join(os.path.dirname(__file__), "..", "target")),
+    "release",
+    "apiserver",
+)
 
 
 def start(store):
