@@ -1,6 +1,8 @@
 //! `apiserver`: options -> server -> one processor per identity -> routes and versions ->
 //! run until SIGINT or SIGTERM.
 
+mod allocator;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
@@ -106,8 +108,13 @@ fn push_options(args: &Args) -> bahamut::PushOptions {
     push
 }
 
+fn main() -> ExitCode {
+    allocator::tune();
+    serve()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn serve() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

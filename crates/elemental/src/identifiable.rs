@@ -104,7 +104,9 @@ pub fn validate_advanced_specification(
 ) -> Result<(), Errors> {
     let mut errors = Errors::new();
     for spec in object.attribute_specifications() {
-        if !spec.exposed || spec.transient {
+        // Only protected attributes are compared: reading a value copies it (a list of a
+        // million entries included).
+        if !spec.exposed || spec.transient || !(spec.read_only || spec.creation_only) {
             continue;
         }
         let value = object.value_for_attribute(spec.name);

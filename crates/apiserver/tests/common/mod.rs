@@ -25,10 +25,17 @@ impl Process {
 
     /// Starts `apiserver --store STORE ARGS...` on port 0 and waits until it listens.
     pub fn start_with(store: &str, args: &[&str]) -> Self {
+        Self::start_with_env(store, args, &[])
+    }
+
+    /// Starts `apiserver --store STORE ARGS...` on port 0 with these environment variables set,
+    /// and waits until it listens.
+    pub fn start_with_env(store: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_apiserver"))
             .args(["--listen", "127.0.0.1:0", "--health", "127.0.0.1:0"])
             .args(["--store", store, "--log-level", "info"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
