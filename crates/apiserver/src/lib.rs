@@ -42,9 +42,9 @@ pub fn root_handler() -> RouteHandler {
     })
 }
 
-/// The apiserver: `options` completed with the gaia model (versions 0 and 1), the root handler,
-/// a retriever over `store`, push on `/events` (the given push options, or the defaults), and
-/// one storage-backed processor per identity.
+/// The apiserver: `options` completed with the gaia model (versions 0 and 1) and its OpenAPI
+/// document (`/_meta/openapi`), the root handler, a retriever over `store`, push on `/events`
+/// (the given push options, or the defaults), and one storage-backed processor per identity.
 pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, ServerError> {
     let existing = Arc::new(namespaces::ExistingNamespace::new(store.clone()));
     let mut push = options.push().cloned().unwrap_or_default();
@@ -58,6 +58,10 @@ pub fn server(options: Options, store: Arc<dyn Manipulator>) -> Result<Server, S
         )));
     for (version, manager) in gaia::managers() {
         options = options.with_model(version, manager);
+    }
+    match elemental::export::serde_json::from_str(gaia::OPENAPI_DOCUMENT) {
+        Ok(document) => options = options.with_openapi(document),
+        Err(e) => tracing::warn!(error = %e, "the generated OpenAPI document does not parse"),
     }
     if options.service_name() == "bahamut" {
         options = options.with_service_name("apiserver");

@@ -384,3 +384,18 @@ async fn a_create_answers_times_as_sent_and_reads_give_them_in_utc() {
     assert_eq!(read.status, 200, "{}", read.text());
     assert_eq!(json(&read)["expirationTime"], "2030-01-01T08:00:00.5Z");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_served_openapi_document_is_the_models_for_every_registered_operation() {
+    let s = start().await;
+    let r = call(s.addr, "GET", "/_meta/openapi", "/", "").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("Content-Type"),
+        Some("application/json; charset=UTF-8")
+    );
+    let generated: serde_json::Value =
+        serde_json::from_str(gaia::OPENAPI_DOCUMENT).expect("the generated document");
+    assert_eq!(json(&r), generated);
+    assert_eq!(json(&r)["paths"].as_object().map(|p| p.len()), Some(12));
+}

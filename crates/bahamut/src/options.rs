@@ -117,6 +117,9 @@ pub struct Options {
     pub(crate) service_version: Option<String>,
     /// More versions for `/_meta/version` (component -> version).
     pub(crate) sub_versions: BTreeMap<String, String>,
+    /// The OpenAPI document of the model, served on `/_meta/openapi` kept to the registered
+    /// operations. Default none (no such route).
+    pub(crate) openapi: Option<serde_json::Value>,
     // Security
     /// Request authenticators, in order. Default none (everything is authenticated).
     pub(crate) authenticators: Vec<Arc<dyn RequestAuthenticator>>,
@@ -185,6 +188,7 @@ impl Options {
             service_name: "bahamut".to_string(),
             service_version: None,
             sub_versions: BTreeMap::new(),
+            openapi: None,
             authenticators: Vec::new(),
             authorizers: Vec::new(),
             auditer: None,
@@ -335,6 +339,15 @@ impl Options {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        self
+    }
+
+    /// Serves `document`, the model's OpenAPI document (regolithe's `rego gen openapi`, or
+    /// `regolithe::build_openapi` at build time), on `GET /_meta/openapi`, kept to the
+    /// operations that have a processor: the paths and methods of the others are left out, with
+    /// the response links that name them.
+    pub fn with_openapi(mut self, document: serde_json::Value) -> Self {
+        self.openapi = Some(document);
         self
     }
 

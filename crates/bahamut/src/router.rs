@@ -17,6 +17,8 @@ pub(crate) enum Route {
     MetaVersion,
     /// `GET /_meta/routes`.
     MetaRoutes,
+    /// `GET /_meta/openapi`, when the options give a document.
+    MetaOpenApi,
     /// A custom route.
     Custom(RouteHandler),
     /// A model path, read once: the dispatch builds the request from it.
@@ -52,6 +54,7 @@ pub(crate) fn route(method: &Method, path: &str, options: &Options) -> Route {
         "/_meta/name" => Some(Route::MetaName),
         "/_meta/version" => Some(Route::MetaVersion),
         "/_meta/routes" => Some(Route::MetaRoutes),
+        "/_meta/openapi" if options.openapi.is_some() => Some(Route::MetaOpenApi),
         _ => None,
     };
     let model = match meta {
@@ -88,7 +91,7 @@ mod tests {
     fn kind(method: Method, path: &str, options: &Options) -> &'static str {
         match route(&method, path, options) {
             Route::Root => "root",
-            Route::MetaName | Route::MetaVersion | Route::MetaRoutes => "meta",
+            Route::MetaName | Route::MetaVersion | Route::MetaRoutes | Route::MetaOpenApi => "meta",
             Route::Custom(_) => "custom",
             Route::Model(_) => "model",
             Route::Preflight => "preflight",

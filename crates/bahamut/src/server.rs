@@ -26,7 +26,7 @@ use crate::HttpResponse;
 use crate::connection::{
     AcceptBackoff, Activity, ConnectionLimits, ConnectionSlot, TrackedIo, watchdog,
 };
-use crate::meta::{RouteInfo, routes_for, to_json_indented};
+use crate::meta::{RouteInfo, openapi_for, routes_for, to_json_indented};
 use crate::options::{Options, RouteHandler};
 use crate::processor::Processor;
 use crate::response::{
@@ -198,6 +198,19 @@ impl Server {
             .collect()
     }
 
+    /// The OpenAPI document given to the options (`Options::with_openapi`), kept to the
+    /// registered operations of the latest API version, as `/_meta/openapi` serves it.
+    pub fn openapi_info(&self) -> Option<serde_json::Value> {
+        let document = self.options.openapi.as_ref()?;
+        let manager = self.options.model_managers.values().next_back()?;
+        let has = |name: &str, operation: Operation| {
+            self.processors
+                .get(name)
+                .is_some_and(|p| p.operations().contains(&operation))
+        };
+        Some(openapi_for(document, *manager, &has))
+    }
+
     /// The versions of the server's components, as `/_meta/version` shows them.
     pub fn versions_info(&self) -> BTreeMap<String, String> {
         let mut versions = BTreeMap::from([
@@ -255,6 +268,9 @@ impl Server {
         let inner = Arc::new(ServerState {
             routes: self.routes_info(),
             versions: self.versions_info(),
+            openapi: self
+                .openapi_info()
+                .map(|d| serde_json::to_vec(&d).unwrap_or_default()),
             limits,
             options: self.options,
             processors: self.processors,
@@ -536,6 +552,10 @@ async fn handle(
         Route::MetaRoutes => meta(
             elemental::EncodingType::Json.content_type_header(),
             serde_json::to_vec(&inner.routes).unwrap_or_default(),
+        ),
+        Route::MetaOpenApi => meta(
+            elemental::EncodingType::Json.content_type_header(),
+            inner.openapi.clone().unwrap_or_default(),
         ),
         Route::Preflight => match &inner.options.cors {
             Some(cors) => preflight(cors, &parts.headers),

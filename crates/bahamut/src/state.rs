@@ -18,4 +18,6 @@ pub(crate) struct ServerState {
     pub limits: Arc<ConnectionLimits>,
     pub routes: BTreeMap<String, Vec<RouteInfo>>,
     pub versions: BTreeMap<String, String>,
+    /// `/_meta/openapi`, encoded once.
+    pub openapi: Option<Vec<u8>>,
 }

@@ -418,6 +418,12 @@ impl ModelPath {
         })
     }
 
+    /// The operation `method` asks for on this path (a 405 error for a method that names
+    /// none).
+    pub fn operation(&self, method: &Method) -> Result<Operation, Error> {
+        operation_for(method, self.components.len())
+    }
+
     /// The shape of the path; `None` when it is not a model path (more than three components,
     /// or an empty one).
     pub fn shape(&self) -> Option<PathShape> {

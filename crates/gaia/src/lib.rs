@@ -34,6 +34,10 @@ pub mod model {
 
 pub mod validation;
 
+/// The OpenAPI 3.1 document of the model (JSON), generated at build time from `specs/` as
+/// `rego gen openapi specs` prints it.
+pub const OPENAPI_DOCUMENT: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
+
 /// The model managers by API version: the model is version 1, also served as version 0 (a
 /// request without `/v/N`), as the seed does.
 pub fn managers() -> BTreeMap<u32, &'static dyn ModelManager> {

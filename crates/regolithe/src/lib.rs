@@ -51,6 +51,8 @@ pub use naming::{field_name, snake_case};
 pub use problem::{Problem, Problems};
 pub use rust::generate_rust;
 
+use openapi::generate_openapi;
+
 /// Loads a spec set and checks it.
 pub fn load_and_check(dir: impl AsRef<Path>) -> Result<SpecSet, Problems> {
     let set = load(dir)?;
@@ -64,10 +66,24 @@ pub fn load_and_check(dir: impl AsRef<Path>) -> Result<SpecSet, Problems> {
 /// Problems are printed one per line and the build stops.
 pub fn build(spec_dir: impl AsRef<Path>, file_name: &str) {
     let spec_dir = spec_dir.as_ref();
+    let code = generated(spec_dir, generate_rust);
+    write_out(file_name, &code);
+}
+
+/// Like [`build`], for the OpenAPI 3.1 document (JSON) of the spec set, which
+/// `bahamut::Options::with_openapi` serves: call it from the same build script and
+/// `include_str!(concat!(env!("OUT_DIR"), "/<file_name>"))`.
+pub fn build_openapi(spec_dir: impl AsRef<Path>, file_name: &str) {
+    let document = generated(spec_dir.as_ref(), |set| Ok(generate_openapi(set)));
+    write_out(file_name, &document);
+}
+
+/// Loads and checks the spec set and generates from it; a problem stops the build with located
+/// messages.
+fn generated(spec_dir: &Path, generate: impl Fn(&SpecSet) -> Result<String, Problems>) -> String {
     println!("cargo:rerun-if-changed={}", spec_dir.display());
-    let result = load_and_check(spec_dir).and_then(|set| generate_rust(&set));
-    let code = match result {
-        Ok(code) => code,
+    match load_and_check(spec_dir).and_then(|set| generate(&set)) {
+        Ok(text) => text,
         Err(problems) => {
             eprintln!(
                 "regolithe: the spec set {} has problems:",
@@ -78,13 +94,17 @@ pub fn build(spec_dir: impl AsRef<Path>, file_name: &str) {
             }
             std::process::exit(1);
         }
-    };
+    }
+}
+
+/// Writes a generated file into the build script's `OUT_DIR`.
+fn write_out(file_name: &str, contents: &str) {
     let Some(out_dir) = std::env::var_os("OUT_DIR") else {
         eprintln!("regolithe::build must run from a build script (OUT_DIR is not set)");
         std::process::exit(1);
     };
     let path = Path::new(&out_dir).join(file_name);
-    if let Err(e) = std::fs::write(&path, code) {
+    if let Err(e) = std::fs::write(&path, contents) {
         eprintln!("regolithe: cannot write {}: {e}", path.display());
         std::process::exit(1);
     }
