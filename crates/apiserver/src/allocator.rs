@@ -10,12 +10,15 @@
 //! `GLIBC_TUNABLES` is kept as given, and `APISERVER_MALLOC_DEFAULTS=1` keeps glibc's defaults.
 
 /// The tunable set when the environment names no mmap threshold.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub const MMAP_THRESHOLD: &str = "glibc.malloc.mmap_threshold=131072";
 
 /// The environment variable glibc reads its tunables from.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TUNABLES: &str = "GLIBC_TUNABLES";
 
 /// Set to `1`, the allocator keeps glibc's defaults.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 const KEEP_DEFAULTS: &str = "APISERVER_MALLOC_DEFAULTS";
 
 /// Re-executes the binary with [`MMAP_THRESHOLD`] added to `GLIBC_TUNABLES`, unless the

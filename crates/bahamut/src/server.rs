@@ -184,13 +184,16 @@ impl Server {
         self.options.custom_routes.insert(path.to_string(), handler);
     }
 
+    /// Whether the identity named `name` has a processor for `operation`.
+    fn serves(&self, name: &str, operation: Operation) -> bool {
+        self.processors
+            .get(name)
+            .is_some_and(|p| p.operations().contains(&operation))
+    }
+
     /// The routes served, by API version.
     pub fn routes_info(&self) -> BTreeMap<String, Vec<RouteInfo>> {
-        let has = |name: &str, operation: Operation| {
-            self.processors
-                .get(name)
-                .is_some_and(|p| p.operations().contains(&operation))
-        };
+        let has = |name: &str, operation: Operation| self.serves(name, operation);
         self.options
             .model_managers
             .iter()
@@ -203,11 +206,7 @@ impl Server {
     pub fn openapi_info(&self) -> Option<serde_json::Value> {
         let document = self.options.openapi.as_ref()?;
         let manager = self.options.model_managers.values().next_back()?;
-        let has = |name: &str, operation: Operation| {
-            self.processors
-                .get(name)
-                .is_some_and(|p| p.operations().contains(&operation))
-        };
+        let has = |name: &str, operation: Operation| self.serves(name, operation);
         Some(openapi_for(document, *manager, &has))
     }
 
