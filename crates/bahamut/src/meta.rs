@@ -87,20 +87,26 @@ pub fn openapi_for(
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return document;
     };
+    let mut kept = BTreeSet::new();
     paths.retain(|path, item| {
         let Some(item) = item.as_object_mut() else {
             return false;
         };
-        item.retain(|key, _| {
-            !OPENAPI_METHODS.contains(&key.as_str()) || served(path, key, manager, serves)
+        item.retain(|key, operation| {
+            if !OPENAPI_METHODS.contains(&key.as_str()) {
+                return true;
+            }
+            let served = served(path, key, manager, serves);
+            if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+                if served {
+                    kept.insert(id.to_string());
+                }
+            }
+            served
         });
         item.keys()
             .any(|key| OPENAPI_METHODS.contains(&key.as_str()))
     });
-    let kept: BTreeSet<String> = operations(paths)
-        .filter_map(|op| op.get("operationId").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect();
     for operation in operations_mut(paths) {
         let responses = operation
             .get_mut("responses")
@@ -135,18 +141,6 @@ fn served(
         (Some((identity, _, _)), Ok(operation)) => serves(identity.name, operation),
         _ => false,
     }
-}
-
-/// The operations of the path items.
-fn operations(paths: &serde_json::Map<String, Value>) -> impl Iterator<Item = &Value> {
-    paths
-        .values()
-        .filter_map(Value::as_object)
-        .flat_map(|item| {
-            item.iter()
-                .filter(|(key, _)| OPENAPI_METHODS.contains(&key.as_str()))
-                .map(|(_, operation)| operation)
-        })
 }
 
 /// The operations of the path items, to change.
