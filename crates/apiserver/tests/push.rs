@@ -201,9 +201,13 @@ async fn authenticators_refuse_with_401_before_the_upgrade() {
     };
     let refused = testkit::send(running.addr, &upgrade("token=wrong")).await;
     assert_eq!(refused.status, 401);
+    let trace = refused.header("X-Request-ID").unwrap_or_default();
+    assert_eq!(trace.len(), 36, "a request id");
     assert_eq!(
         refused.text(),
-        r#"[{"code":401,"description":"You are not authorized to access this resource.","subject":"bahamut","title":"Unauthorized","trace":"unknown"}]"#
+        format!(
+            r#"[{{"code":401,"description":"You are not authorized to access this resource.","subject":"bahamut","title":"Unauthorized","trace":"{trace}"}}]"#
+        )
     );
     assert!(
         PushClient::connect(running.addr, "token=wrong")

@@ -226,12 +226,16 @@ async fn q_is_a_precondition_on_single_object_operations() {
 async fn a_405_names_the_allowed_methods() {
     let s = start().await;
     let r = call(s.addr, "DELETE", "/services", "/", "").await;
+    let trace = r.header("X-Request-ID").unwrap_or_default();
+    assert_eq!(trace.len(), 36, "a request id");
     assert_eq!(
         (r.status, r.header("Allow"), r.text()),
         (
             405,
             Some("GET, POST, HEAD"),
-            r#"[{"code":405,"description":"Method DELETE is not allowed on this path","subject":"bahamut","title":"Not allowed","trace":"unknown"}]"#.to_string()
+            format!(
+                r#"[{{"code":405,"description":"Method DELETE is not allowed on this path","subject":"bahamut","title":"Not allowed","trace":"{trace}"}}]"#
+            )
         )
     );
     let r = call(s.addr, "POST", "/services/x", "/", "{}").await;

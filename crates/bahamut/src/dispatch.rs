@@ -21,13 +21,22 @@ fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Erro
     Error::new(title, description, "bahamut", code)
 }
 
+/// Where a request comes from, as the connection knows it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin<'a> {
+    /// The peer address.
+    pub(crate) remote: Option<SocketAddr>,
+    /// The request id chosen for it ([`elemental::request_id`]).
+    pub(crate) request_id: &'a str,
+}
+
 /// The shared part of the pipeline, for a request on a model route.
 pub(crate) async fn handle_model(
     inner: Arc<ServerState>,
     parts: http::request::Parts,
     path: &ModelPath,
     body: Bytes,
-    remote: Option<SocketAddr>,
+    origin: Origin<'_>,
 ) -> HttpResponse {
     let finish = Finish {
         request_headers: &parts.headers,
@@ -37,7 +46,7 @@ pub(crate) async fn handle_model(
             .compression
             .then_some(inner.options.compression_threshold),
     };
-    let (response, request, errors) = pipeline(&inner, &parts, path, body, remote, &finish).await;
+    let (response, request, errors) = pipeline(&inner, &parts, path, body, origin, &finish).await;
     if let Some(auditer) = &inner.options.auditer {
         auditer.audit(&AuditRecord {
             request: request.as_ref(),
@@ -55,13 +64,11 @@ async fn pipeline(
     parts: &http::request::Parts,
     path: &ModelPath,
     body: Bytes,
-    remote: Option<SocketAddr>,
+    origin: Origin<'_>,
     finish: &Finish<'_>,
 ) -> PipelineResult {
     let fail = |errors: Errors, request: Option<Request>| -> PipelineResult {
-        let trace = request
-            .as_ref()
-            .map_or("unknown", |r| r.request_id.as_str());
+        let trace = origin.request_id;
         let errors = conceal_internal(errors, trace, request.as_ref()).with_trace(trace);
         let encoding = request.as_ref().map_or(EncodingType::Json, |r| r.accept);
         (
@@ -83,7 +90,8 @@ async fn pipeline(
     };
     let context = RequestContext {
         api_prefix: &options.api_prefix,
-        remote_addr: remote,
+        remote_addr: origin.remote,
+        request_id: Some(origin.request_id),
     };
     let request = match Request::from_model_path(parts, path, body, *manager, &context) {
         Ok(r) => r,

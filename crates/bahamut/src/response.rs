@@ -138,7 +138,11 @@ pub(crate) fn error_response(
 }
 
 /// The 404 of a path no route serves (no `Vary`, as in the reference).
-pub(crate) fn not_found(cors: Option<&CorsPolicy>, request_headers: &HeaderMap) -> HttpResponse {
+pub(crate) fn not_found(
+    cors: Option<&CorsPolicy>,
+    request_headers: &HeaderMap,
+    request_id: &str,
+) -> HttpResponse {
     let errors = Errors::from(
         elemental::Error::new(
             "Not Found",
@@ -146,7 +150,7 @@ pub(crate) fn not_found(cors: Option<&CorsPolicy>, request_headers: &HeaderMap) 
             "bahamut",
             404,
         )
-        .with_trace("unknown"),
+        .with_trace(request_id),
     );
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -177,6 +181,7 @@ pub(crate) fn method_not_allowed(
     method: &http::Method,
     allowed: &[http::Method],
     finish: &Finish<'_>,
+    request_id: &str,
 ) -> HttpResponse {
     let errors = Errors::from(
         elemental::Error::new(
@@ -185,7 +190,7 @@ pub(crate) fn method_not_allowed(
             "bahamut",
             405,
         )
-        .with_trace("unknown"),
+        .with_trace(request_id),
     );
     let mut response = error_response(&errors, EncodingType::Json, finish);
     response

@@ -21,6 +21,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::HttpResponse;
 use crate::connection::{
@@ -496,17 +497,40 @@ async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors>
     }
 }
 
+/// Answers one request: its id ([`elemental::request_id`]) goes into the `X-Request-ID`
+/// response header, the `trace` of its errors and a `request` span around its log lines.
 async fn handle(
     inner: Arc<ServerState>,
     request: http::Request<Incoming>,
     remote: SocketAddr,
+) -> HttpResponse {
+    let request_id = elemental::request_id(request.headers());
+    // At error level, so that the id stays on the request's log lines whatever the level kept.
+    let span = tracing::error_span!("request", id = %request_id);
+    let mut response = respond(inner, request, remote, &request_id)
+        .instrument(span)
+        .await;
+    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
+    response
+}
+
+/// The response header that carries the request id.
+const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
+async fn respond(
+    inner: Arc<ServerState>,
+    request: http::Request<Incoming>,
+    remote: SocketAddr,
+    request_id: &str,
 ) -> HttpResponse {
     if let Some(push) = &inner.push {
         if push.options.dispatch
             && request.method() == http::Method::GET
             && request.uri().path() == push.options.endpoint
         {
-            return crate::push::upgrade(push.clone(), request, Some(remote)).await;
+            return crate::push::upgrade(push.clone(), request, Some(remote), request_id).await;
         }
     }
     let (parts, body) = request.into_parts();
@@ -520,7 +544,7 @@ async fn handle(
         Err(errors) => {
             // The rest of the body is not read: the connection cannot carry another request.
             let mut response = error_response(
-                &errors.with_trace("unknown"),
+                &errors.with_trace(request_id),
                 elemental::EncodingType::Json,
                 &finish,
             );
@@ -533,7 +557,11 @@ async fn handle(
     };
     match route(&parts.method, parts.uri.path(), &inner.options) {
         Route::Model(path) => {
-            crate::dispatch::handle_model(inner.clone(), parts, &path, body, Some(remote)).await
+            let origin = crate::dispatch::Origin {
+                remote: Some(remote),
+                request_id,
+            };
+            crate::dispatch::handle_model(inner.clone(), parts, &path, body, origin).await
         }
         Route::Root => match &inner.options.root_handler {
             Some(handler) => custom(handler, parts, body).await,
@@ -558,16 +586,16 @@ async fn handle(
         ),
         Route::Preflight => match &inner.options.cors {
             Some(cors) => preflight(cors, &parts.headers),
-            None => method_not_allowed(&parts.method, &[], &finish),
+            None => method_not_allowed(&parts.method, &[], &finish, request_id),
         },
         Route::MethodNotAllowed(shape, path) => {
             // A model path: the methods its relationships allow; another path: its own.
             let allowed = path
                 .and_then(|path| crate::dispatch::path_allowed_methods(&inner.options, &path))
                 .unwrap_or_else(|| shape.to_vec());
-            method_not_allowed(&parts.method, &allowed, &finish)
+            method_not_allowed(&parts.method, &allowed, &finish, request_id)
         }
-        Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers),
+        Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers, request_id),
     }
 }
 

@@ -1,5 +1,6 @@
 //! A 500 reaches the client with a generic description and the request's trace id; the detail
-//! is logged at error level with the same id.
+//! is logged at error level with the same id, which is also the `X-Request-ID` of the response
+//! and a field of every log line written while the request is served.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ struct Failing;
 #[bahamut::processor]
 impl Processor<List> for Failing {
     async fn retrieve(&self, _: &mut ProcessorContext<List>) -> Result<List, Errors> {
+        tracing::warn!("the processor looks for the list");
         Err(elemental::Error::new(
             "Internal Server Error",
             "SQLITE_CORRUPT: database disk image is malformed (table secret_things)",
@@ -59,6 +61,7 @@ async fn a_500_hides_its_detail_from_the_client_and_logs_it_with_the_trace() {
     let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
     let trace = body[0]["trace"].as_str().unwrap_or_default().to_string();
     assert_eq!(r.status, 500);
+    assert_eq!(r.header("X-Request-ID"), Some(trace.as_str()));
     assert_eq!(
         r.text(),
         format!(
@@ -70,9 +73,17 @@ async fn a_500_hides_its_detail_from_the_client_and_logs_it_with_the_trace() {
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let line = logs
         .lines()
-        .find(|l| l.contains(&trace))
-        .unwrap_or_else(|| panic!("no log line with the trace {trace}:\n{logs}"));
+        .find(|l| l.contains("internal error") && l.contains(&format!("trace=\"{trace}\"")))
+        .unwrap_or_else(|| panic!("no internal error line with the trace {trace}:\n{logs}"));
     assert!(line.contains("ERROR"), "{line}");
+    let processor_line = logs
+        .lines()
+        .find(|l| l.contains("the processor looks for the list"))
+        .unwrap_or_else(|| panic!("no log line of the processor:\n{logs}"));
+    assert!(
+        processor_line.contains(&format!("request{{id={trace}}}")),
+        "{processor_line}"
+    );
     assert!(
         line.contains("SQLITE_CORRUPT: database disk image is malformed (table secret_things)"),
         "{line}"

@@ -20,12 +20,42 @@ pub struct RequestContext<'a> {
     pub api_prefix: &'a str,
     /// The peer address, used as client IP when no forwarding header is present.
     pub remote_addr: Option<SocketAddr>,
+    /// The request id chosen by the server (see [`request_id`]); `None` chooses one from the
+    /// headers.
+    pub request_id: Option<&'a str>,
+}
+
+/// The longest client-sent `X-Request-ID` that is kept.
+pub const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// The id of a request: the client's `X-Request-ID` when it is sane (1 to
+/// [`MAX_REQUEST_ID_LEN`] visible ASCII characters), else a fresh UUID.
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-request-id", http::HeaderValue::from_static("abc-1"));
+/// assert_eq!(elemental::request_id(&headers), "abc-1");
+/// headers.insert("x-request-id", http::HeaderValue::from_static("two words"));
+/// assert_eq!(elemental::request_id(&headers).len(), 36);
+/// ```
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .map(http::HeaderValue::as_bytes)
+        .filter(|id| is_sane_request_id(id))
+        .and_then(|id| std::str::from_utf8(id).ok())
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+}
+
+fn is_sane_request_id(id: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID_LEN).contains(&id.len()) && id.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
 /// An abstract request on an elemental model.
 #[derive(Debug, Clone)]
 pub struct Request {
-    /// A fresh UUID identifying the request.
+    /// The request's id: the server's choice ([`RequestContext::request_id`]), else a sane
+    /// client-sent `X-Request-ID`, else a fresh UUID (see [`request_id`]).
     pub request_id: String,
     /// The namespace from `X-Namespace` (empty when absent).
     pub namespace: String,
@@ -181,6 +211,9 @@ impl Request {
         request.read_builtin_parameters(&mut query)?;
         request.read_declared_parameters(manager, &mut query)?;
         request.read_headers(&parts.headers, context);
+        request.request_id = context
+            .request_id
+            .map_or_else(|| request_id(&parts.headers), str::to_string);
         Ok(request)
     }
 

@@ -149,7 +149,7 @@ proptest! {
             let (parts, _) = request.into_parts();
             let manager = common::manager();
             for prefix in ["", "api"] {
-                let context = RequestContext { api_prefix: prefix, remote_addr: None };
+                let context = RequestContext { api_prefix: prefix, ..RequestContext::default() };
                 let _ = Request::from_http(&parts, Bytes::from(body.clone()), &manager, &context);
             }
         }

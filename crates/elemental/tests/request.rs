@@ -130,6 +130,7 @@ fn api_prefix_is_stripped() {
     let ctx = RequestContext {
         api_prefix: "api",
         remote_addr: None,
+        request_id: None,
     };
     let r = parse_with("GET", "/api/v/1/lists/x", &[], "", &ctx).unwrap();
     assert_eq!(
@@ -298,6 +299,7 @@ fn headers() {
     let ctx = RequestContext {
         api_prefix: "",
         remote_addr: Some("10.0.0.9:4444".parse().unwrap()),
+        request_id: None,
     };
     let r = parse_with(
         "POST",
@@ -351,6 +353,38 @@ fn request_ids_are_fresh_uuids() {
     let (a, b) = (get("/lists"), get("/lists"));
     assert_eq!(a.request_id.len(), 36);
     assert_ne!(a.request_id, b.request_id);
+}
+
+#[test]
+fn a_sane_client_request_id_is_kept_and_others_are_replaced() {
+    let id = |value: &str| {
+        parse_with(
+            "GET",
+            "/lists",
+            &[("X-Request-ID", value)],
+            "",
+            &RequestContext::default(),
+        )
+        .unwrap()
+        .request_id
+    };
+    assert_eq!(id("client-7:a/b"), "client-7:a/b");
+    let longest = "r".repeat(128);
+    assert_eq!(id(&longest), longest);
+    for insane in ["two words", &"r".repeat(129), "tab\there"] {
+        let replaced = id(insane);
+        assert_eq!(
+            (replaced.len(), replaced.as_bytes()[8]),
+            (36, b'-'),
+            "{insane:?}"
+        );
+    }
+    let chosen = RequestContext {
+        request_id: Some("server-chosen"),
+        ..RequestContext::default()
+    };
+    let r = parse_with("GET", "/lists", &[("X-Request-ID", "client")], "", &chosen).unwrap();
+    assert_eq!(r.request_id, "server-chosen");
 }
 
 #[test]

@@ -16,14 +16,23 @@ fn normalise(text: &str) -> String {
         .into_owned()
 }
 
-/// Checks status, headers (but `Date`, and `Content-Length` which must equal the body length)
-/// and the normalised body.
+/// Checks status, headers (but `Date`, `Content-Length` which must equal the body length, and
+/// `X-Request-ID`) and the normalised body.
+///
+/// differs: every answer carries `X-Request-ID` (a UUID here: the session sends none), and the
+/// `trace` of every error is that id (the reference has no such header and says `unknown`).
 fn check<S: AsRef<str>>(step: &str, r: &RawResponse, status: u16, headers: &[S], body: &str) {
     assert_eq!(r.status, status, "{step}: status");
+    let id = r.header("X-Request-ID").unwrap_or_default();
+    assert_eq!(id.len(), 36, "{step}: X-Request-ID {id:?}");
+    let traces = Regex::new(r#""trace":"([^"]*)""#).unwrap();
+    for trace in traces.captures_iter(&r.text()) {
+        assert_eq!(&trace[1], id, "{step}: the trace is the request id");
+    }
     let lines: Vec<String> = r
         .header_lines()
         .into_iter()
-        .filter(|l| !l.starts_with("Content-Length:"))
+        .filter(|l| !l.starts_with("Content-Length:") && !l.starts_with("X-Request-Id:"))
         .collect();
     let expected: Vec<&str> = headers.iter().map(AsRef::as_ref).collect();
     assert_eq!(lines, expected, "{step}: headers");
@@ -241,7 +250,7 @@ async fn reference_session() {
     assert_eq!(
         r.header_lines()
             .into_iter()
-            .filter(|l| !l.starts_with("Content-Length:"))
+            .filter(|l| !l.starts_with("Content-Length:") && !l.starts_with("X-Request-Id:"))
             .collect::<Vec<_>>(),
         vec![
             MODEL[0],
@@ -291,7 +300,7 @@ async fn reference_session() {
     assert_eq!(
         r.header_lines()
             .into_iter()
-            .filter(|l| !l.starts_with("Content-Length:"))
+            .filter(|l| !l.starts_with("Content-Length:") && !l.starts_with("X-Request-Id:"))
             .collect::<Vec<_>>(),
         MODEL
     );
@@ -529,10 +538,11 @@ async fn reference_session_with_cors() {
         &[
             MODEL[0],
             "Access-Control-Allow-Credentials: true",
-            "Access-Control-Allow-Headers: Authorization, Accept, Content-Type, Cache-Control, Cookie, If-Modified-Since, X-Requested-With, X-Count-Total, X-Namespace, X-External-Tracking-Type, X-External-Tracking-ID, X-TLS-Client-Certificate, Accept-Encoding, X-Fields, X-Read-Consistency, X-Write-Consistency, Idempotency-Key",
+            // differs: X-Request-ID is allowed and exposed (beyond the reference).
+            "Access-Control-Allow-Headers: Authorization, Accept, Content-Type, Cache-Control, Cookie, If-Modified-Since, X-Requested-With, X-Count-Total, X-Namespace, X-External-Tracking-Type, X-External-Tracking-ID, X-TLS-Client-Certificate, Accept-Encoding, X-Fields, X-Read-Consistency, X-Write-Consistency, Idempotency-Key, X-Request-ID",
             "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS",
             "Access-Control-Allow-Origin: http://example.com",
-            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next",
+            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID",
             "Access-Control-Max-Age: 1500",
             MODEL[1],
         ],
@@ -547,7 +557,7 @@ async fn reference_session_with_cors() {
             MODEL[0],
             "Access-Control-Allow-Credentials: true",
             "Access-Control-Allow-Origin: http://example.com",
-            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next",
+            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID",
             MODEL[1],
             MODEL[2],
             MODEL[3],
@@ -562,7 +572,7 @@ async fn reference_session_with_cors() {
             MODEL[0],
             "Access-Control-Allow-Credentials: true",
             "Access-Control-Allow-Origin: http://example.com",
-            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next",
+            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID",
             MODEL[1],
             MODEL[2],
             MODEL[3],

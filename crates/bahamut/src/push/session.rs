@@ -98,14 +98,19 @@ fn settings(
     })
 }
 
-fn refuse(error: Error, encoding: EncodingType, headers: &http::HeaderMap) -> HttpResponse {
+fn refuse(
+    error: Error,
+    encoding: EncodingType,
+    headers: &http::HeaderMap,
+    request_id: &str,
+) -> HttpResponse {
     let finish = Finish {
         request_headers: headers,
         cors: None,
         compression: None,
     };
     error_response(
-        &Errors::from(error).with_trace("unknown"),
+        &Errors::from(error).with_trace(request_id),
         encoding,
         &finish,
     )
@@ -116,6 +121,7 @@ pub(crate) async fn upgrade(
     push: Arc<PushRuntime>,
     mut request: http::Request<Incoming>,
     remote: Option<std::net::SocketAddr>,
+    request_id: &str,
 ) -> HttpResponse {
     let headers = request.headers().clone();
     let key = match (
@@ -129,12 +135,12 @@ pub(crate) async fn upgrade(
                 "the push endpoint expects a websocket upgrade".into(),
                 400,
             );
-            return refuse(e, EncodingType::Json, &headers);
+            return refuse(e, EncodingType::Json, &headers, request_id);
         }
     };
     let settings = match settings(&request, remote) {
         Ok(settings) => settings,
-        Err(e) => return refuse(e, EncodingType::Json, &headers),
+        Err(e) => return refuse(e, EncodingType::Json, &headers, request_id),
     };
     for authenticator in &push.options.authenticators {
         match authenticator.authenticate_session(&settings.info).await {
@@ -145,9 +151,9 @@ pub(crate) async fn upgrade(
                     "You are not authorized to access this resource.".into(),
                     401,
                 );
-                return refuse(e, settings.encoding, &headers);
+                return refuse(e, settings.encoding, &headers, request_id);
             }
-            Err(e) => return refuse(e, settings.encoding, &headers),
+            Err(e) => return refuse(e, settings.encoding, &headers, request_id),
         }
     }
     if let Some(handler) = &push.options.dispatch_handler {
@@ -157,7 +163,7 @@ pub(crate) async fn upgrade(
                 "You are not allowed to access this resource.".into(),
                 403,
             );
-            return refuse(e, settings.encoding, &headers);
+            return refuse(e, settings.encoding, &headers, request_id);
         }
     }
     let accept = derive_accept_key(key.as_bytes());
