@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod metered;
 pub mod namespaces;
 mod store;
 
@@ -25,6 +26,7 @@ use bahamut::{Options, Server, ServerError};
 use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service};
 use manipulate::Manipulator;
 
+pub use metered::metered_store;
 pub use store::{StoreSpec, open_store};
 
 /// Answers `GET /` with 418 `hello world`, as the seed does.

@@ -60,6 +60,9 @@ struct Args {
     /// Largest request body, in bytes (413 past it).
     #[arg(long, env = "APISERVER_MAX_BODY_SIZE", default_value_t = 16 << 20)]
     max_body_size: usize,
+    /// Record metrics and serve them on the health address's `/metrics` (`true` or `false`).
+    #[arg(long, env = "APISERVER_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    metrics: bool,
 }
 
 /// A duration flag, in seconds; refused when negative, not finite or zero.
@@ -130,7 +133,16 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let options = bahamut::Options::new()
+    let metrics = args.metrics.then(bahamut::Metrics::new);
+    let store = match &metrics {
+        Some(metrics) => apiserver::metered_store(store, args.store.backend(), metrics.clone()),
+        None => store,
+    };
+    let mut options = bahamut::Options::new();
+    if let Some(metrics) = metrics {
+        options = options.with_metrics(metrics);
+    }
+    let options = options
         .with_listen(args.listen)
         .with_health_listen(Some(args.health))
         .with_drain_timeout(std::time::Duration::from_secs(args.drain_seconds))

@@ -44,6 +44,15 @@ impl FromStr for StoreSpec {
 }
 
 impl StoreSpec {
+    /// The backend's name, as the storage metrics label it: `memory`, `sqlite`, `postgres`.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Memory => "memory",
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
     /// The store for logs: the SQLite path, or `postgres` without the URL (it may hold a
     /// password).
     pub fn describe(&self) -> String {

@@ -13,6 +13,7 @@ use elemental::{
 
 use crate::HttpResponse;
 use crate::auth::{AuditRecord, AuthAction, AuthContext};
+use crate::metrics::Endpoint;
 use crate::response::{Finish, error_response, model_response};
 use crate::state::ServerState;
 use crate::typed::{Job, Outcome};
@@ -37,7 +38,7 @@ pub(crate) async fn handle_model(
     path: &ModelPath,
     body: Bytes,
     origin: Origin<'_>,
-) -> HttpResponse {
+) -> (HttpResponse, Endpoint) {
     let finish = Finish {
         request_headers: &parts.headers,
         cors: inner.options.cors.as_ref(),
@@ -54,7 +55,10 @@ pub(crate) async fn handle_model(
             errors: errors.as_ref(),
         });
     }
-    response
+    let endpoint = request.as_ref().map_or(Endpoint::other("unknown"), |r| {
+        Endpoint::model(r.identity.name, r.operation)
+    });
+    (response, endpoint)
 }
 
 type PipelineResult = (HttpResponse, Option<Request>, Option<Errors>);
@@ -98,6 +102,9 @@ async fn pipeline(
         Err(errors) => return fail(errors, None),
     };
     if let Some(errors) = rate_limited(inner, &request) {
+        if let Some(metrics) = &options.metrics {
+            metrics.rate_limited();
+        }
         return fail(errors, Some(request));
     }
     if !manager.relationships().is_operation_allowed(

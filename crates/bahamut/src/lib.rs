@@ -2,7 +2,8 @@
 //!
 //! The API server of the stack, wire-compatible with the Go `bahamut`: options, one processor
 //! per identity, the ReST dispatch pipeline (relationships, authentication, authorization,
-//! read-only mode, rate limits, validation, events, audit), meta routes, CORS, a health server,
+//! read-only mode, rate limits, validation, events, audit), meta routes, CORS, request ids
+//! (`X-Request-ID`), a health server with custom stats and Prometheus metrics (see [`metrics`]),
 //! a push server (websocket sessions on `/events`, in-process or NATS pub/sub, resume with
 //! `since`; see [`push`]), and a graceful shutdown that drains in-flight requests.
 //!
@@ -41,6 +42,7 @@ mod dispatch;
 pub mod events;
 mod health;
 pub mod meta;
+pub mod metrics;
 mod observed_io;
 pub mod options;
 mod processor;
@@ -66,6 +68,7 @@ pub use cors::CorsPolicy;
 pub use elemental::{Errors, Operation};
 pub use events::EventPublisher;
 pub use meta::RouteInfo;
+pub use metrics::Metrics;
 pub use options::{ErrorTransformer, Marshal, Marshaller, Options, Unmarshaller};
 pub use processor::{NotImplemented, Page, Processor, ProcessorContext};
 pub use push::{PushOptions, Pusher};

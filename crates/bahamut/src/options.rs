@@ -21,6 +21,8 @@ pub type RouteHandler = Arc<
 >;
 /// A custom health check: `Err` answers 500 with the message.
 pub type HealthHandler = Arc<dyn Fn() -> BoxFuture<'static, Result<(), String>> + Send + Sync>;
+/// A custom health stat: the JSON document served on the health listener's `/<name>`.
+pub type HealthStat = Arc<dyn Fn() -> BoxFuture<'static, serde_json::Value> + Send + Sync>;
 /// Transforms the errors a processor returns before they are answered (Go bahamut's
 /// `OptErrorTransformer`): to map an application's errors onto the client's, or add details.
 pub type ErrorTransformer = Arc<dyn Fn(elemental::Errors) -> elemental::Errors + Send + Sync>;
@@ -110,6 +112,10 @@ pub struct Options {
     pub(crate) health_listen: Option<SocketAddr>,
     /// Custom health check. Default: always healthy.
     pub(crate) health_handler: Option<HealthHandler>,
+    /// Custom health stats, by path name. Default none.
+    pub(crate) health_stats: BTreeMap<String, HealthStat>,
+    /// Metrics, served on the health listener's `/metrics`. Default none (not recorded).
+    pub(crate) metrics: Option<crate::metrics::Metrics>,
     // Service info
     /// Service name, served on `/_meta/name`. Default `bahamut`.
     pub(crate) service_name: String,
@@ -185,6 +191,8 @@ impl Options {
             retriever: None,
             health_listen: None,
             health_handler: None,
+            health_stats: BTreeMap::new(),
+            metrics: None,
             service_name: "bahamut".to_string(),
             service_version: None,
             sub_versions: BTreeMap::new(),
@@ -324,6 +332,26 @@ impl Options {
     pub fn with_health_handler(mut self, handler: HealthHandler) -> Self {
         self.health_handler = Some(handler);
         self
+    }
+
+    /// Serves a custom health stat as JSON on the health listener's `/<name>` (Go's
+    /// `OptHealthCustomStats`). The name must not be empty, start with `_`, contain `/` or be
+    /// `metrics`: the server refuses to start otherwise ([`crate::ServerError::HealthStat`]).
+    pub fn with_health_stat(mut self, name: &str, stat: HealthStat) -> Self {
+        self.health_stats.insert(name.to_string(), stat);
+        self
+    }
+
+    /// Records metrics into `metrics` and serves them on the health listener's `/metrics`
+    /// (OpenMetrics text; see [`crate::metrics`]). Default: no metrics.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The metrics, when on.
+    pub fn metrics(&self) -> Option<&crate::metrics::Metrics> {
+        self.metrics.as_ref()
     }
 
     /// Sets the service name, version and sub-versions.

@@ -28,6 +28,7 @@ use crate::connection::{
     AcceptBackoff, Activity, ConnectionLimits, ConnectionSlot, TrackedIo, watchdog,
 };
 use crate::meta::{RouteInfo, openapi_for, routes_for, to_json_indented};
+use crate::metrics::Endpoint;
 use crate::options::{Options, RouteHandler};
 use crate::processor::Processor;
 use crate::response::{
@@ -68,6 +69,11 @@ pub enum ServerError {
     /// The push server's pub/sub could not be connected.
     #[error("cannot connect the push pub/sub: {0}")]
     PubSub(String),
+    /// A custom health stat has a name that cannot be a path of the health listener.
+    #[error(
+        "health stat name '{0}' is invalid: it must not be empty, start with '_', contain '/' or be 'metrics'"
+    )]
+    HealthStat(String),
 }
 
 /// An API server: create it with options, register one processor per identity, then run it.
@@ -81,7 +87,8 @@ impl Server {
     pub fn new(mut options: Options) -> Self {
         if let Some(push) = &options.push {
             if push.publish && options.event_publisher.is_none() {
-                options.event_publisher = Some(Arc::new(crate::push::Pusher::new(push)));
+                let pusher = crate::push::Pusher::new(push, options.metrics.clone());
+                options.event_publisher = Some(Arc::new(pusher));
             }
         }
         Self {
@@ -93,7 +100,11 @@ impl Server {
     /// Publishes events from application code to the push sessions (of every server sharing
     /// the pub/sub); `None` when push is off.
     pub fn pusher(&self) -> Option<crate::push::Pusher> {
-        self.options.push.as_ref().map(crate::push::Pusher::new)
+        let metrics = &self.options.metrics;
+        self.options
+            .push
+            .as_ref()
+            .map(|push| crate::push::Pusher::new(push, metrics.clone()))
     }
 
     /// Registers the processor of the identity `T`: it serves the operations its
@@ -251,6 +262,14 @@ impl Server {
         if self.options.model_managers.is_empty() {
             return Err(ServerError::NoModel);
         }
+        if let Some(name) = self
+            .options
+            .health_stats
+            .keys()
+            .find(|name| !crate::health::is_valid_stat_name(name))
+        {
+            return Err(ServerError::HealthStat(name.clone()));
+        }
         let rest = into_tokio(rest, "the ReST address")?;
         let health = match health {
             Some(listener) => Some(into_tokio(listener, "the health address")?),
@@ -258,7 +277,10 @@ impl Server {
         };
         let (stop_tx, stop_rx) = watch::channel(false);
         let push = match &self.options.push {
-            Some(options) => Some(start_push(options, stop_rx.clone()).await?),
+            Some(options) => {
+                let metrics = self.options.metrics.clone();
+                Some(start_push(options, stop_rx.clone(), metrics).await?)
+            }
             None => None,
         };
         let limits = ConnectionLimits::new(
@@ -302,12 +324,14 @@ impl Server {
 async fn start_push(
     options: &crate::push::PushOptions,
     stop: watch::Receiver<bool>,
+    metrics: Option<crate::metrics::Metrics>,
 ) -> Result<Arc<crate::push::PushRuntime>, ServerError> {
-    let hub = Arc::new(crate::push::Hub::new(
+    let hub = crate::push::Hub::new(
         options.backlog_size,
         options.session_queue_size,
         options.pubsub.numbers_events(),
-    ));
+    );
+    let hub = Arc::new(hub.with_metrics(metrics.clone()));
     let deliver_to = hub.clone();
     options
         .pubsub
@@ -319,6 +343,7 @@ async fn start_push(
         options: options.clone(),
         hub,
         stop,
+        metrics,
     }))
 }
 
@@ -363,6 +388,9 @@ async fn accept_until(
                 continue;
             }
         };
+        if let Some(metrics) = &inner.options.metrics {
+            metrics.connection_accepted();
+        }
         match inner.limits.admit(remote.ip()) {
             Ok(slot) => {
                 let (inner, stop) = (inner.clone(), stop.clone());
@@ -507,9 +535,19 @@ async fn handle(
     let request_id = elemental::request_id(request.headers());
     // At error level, so that the id stays on the request's log lines whatever the level kept.
     let span = tracing::error_span!("request", id = %request_id);
-    let mut response = respond(inner, request, remote, &request_id)
+    let metrics = inner.options.metrics.clone();
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    if let Some(metrics) = &metrics {
+        metrics.request_started();
+    }
+    let (mut response, endpoint) = respond(inner, request, remote, &request_id)
         .instrument(span)
         .await;
+    if let Some(metrics) = &metrics {
+        let code = response.status().as_u16();
+        metrics.request_finished(&method, endpoint, code, started.elapsed());
+    }
     if let Ok(value) = http::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
@@ -524,13 +562,15 @@ async fn respond(
     request: http::Request<Incoming>,
     remote: SocketAddr,
     request_id: &str,
-) -> HttpResponse {
+) -> (HttpResponse, Endpoint) {
     if let Some(push) = &inner.push {
         if push.options.dispatch
             && request.method() == http::Method::GET
             && request.uri().path() == push.options.endpoint
         {
-            return crate::push::upgrade(push.clone(), request, Some(remote), request_id).await;
+            let response =
+                crate::push::upgrade(push.clone(), request, Some(remote), request_id).await;
+            return (response, Endpoint::other("push"));
         }
     }
     let (parts, body) = request.into_parts();
@@ -552,16 +592,28 @@ async fn respond(
                 http::header::CONNECTION,
                 http::HeaderValue::from_static("close"),
             );
-            return response;
+            return (response, Endpoint::other("body"));
         }
     };
-    match route(&parts.method, parts.uri.path(), &inner.options) {
+    let route = route(&parts.method, parts.uri.path(), &inner.options);
+    let endpoint = match &route {
+        Route::Model(_) => Endpoint::other("unknown"),
+        Route::Root => Endpoint::other("root"),
+        Route::Custom(_) => Endpoint::other("custom"),
+        Route::MetaName | Route::MetaVersion | Route::MetaRoutes | Route::MetaOpenApi => {
+            Endpoint::other("meta")
+        }
+        Route::Preflight => Endpoint::other("preflight"),
+        Route::MethodNotAllowed(..) => Endpoint::other("method-not-allowed"),
+        Route::NotFound => Endpoint::other("not-found"),
+    };
+    let response = match route {
         Route::Model(path) => {
             let origin = crate::dispatch::Origin {
                 remote: Some(remote),
                 request_id,
             };
-            crate::dispatch::handle_model(inner.clone(), parts, &path, body, origin).await
+            return crate::dispatch::handle_model(inner.clone(), parts, &path, body, origin).await;
         }
         Route::Root => match &inner.options.root_handler {
             Some(handler) => custom(handler, parts, body).await,
@@ -596,7 +648,8 @@ async fn respond(
             method_not_allowed(&parts.method, &allowed, &finish, request_id)
         }
         Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers, request_id),
-    }
+    };
+    (response, endpoint)
 }
 
 async fn custom(handler: &RouteHandler, parts: http::request::Parts, body: Bytes) -> HttpResponse {

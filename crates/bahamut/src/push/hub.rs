@@ -123,6 +123,7 @@ pub struct Hub {
     state: Mutex<State>,
     backlog_size: usize,
     queue_size: usize,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Hub {
@@ -147,7 +148,14 @@ impl Hub {
             }),
             backlog_size,
             queue_size: queue_size.max(1),
+            metrics: None,
         }
+    }
+
+    /// Counts the events dropped for slow sessions in `metrics`.
+    pub(crate) fn with_metrics(mut self, metrics: Option<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -179,6 +187,9 @@ impl Hub {
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         tracing::warn!(session = id, "push session too slow: cut off");
                         slot.cut_off.store(true, Ordering::Release);
+                        if let Some(metrics) = &self.metrics {
+                            metrics.push_dropped(crate::metrics::Dropped::SlowConsumer, 1);
+                        }
                         false
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => false,

@@ -174,21 +174,31 @@ impl Default for PushOptions {
 pub struct Pusher {
     pubsub: Arc<dyn PubSub>,
     handler: Option<Arc<dyn PushPublishHandler>>,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Pusher {
-    pub(crate) fn new(options: &PushOptions) -> Self {
+    pub(crate) fn new(options: &PushOptions, metrics: Option<crate::metrics::Metrics>) -> Self {
         Self {
             pubsub: options.pubsub.clone(),
             handler: options.publish_handler.clone(),
+            metrics,
         }
     }
 
     /// Publishes events (those the publish handler lets through) to every session of the
     /// cluster that wants them.
     pub fn push(&self, mut events: Vec<Event>) {
+        let given = events.len();
         if let Some(handler) = &self.handler {
             events.retain(|e| handler.should_publish(e));
+        }
+        if let Some(metrics) = &self.metrics {
+            let refused = given - events.len();
+            if refused > 0 {
+                metrics.push_dropped(crate::metrics::Dropped::PublishHandler, refused);
+            }
+            metrics.push_published(events.len());
         }
         if !events.is_empty() {
             self.pubsub.publish(events);

@@ -29,6 +29,7 @@ pub(crate) struct PushRuntime {
     pub options: PushOptions,
     pub hub: Arc<Hub>,
     pub stop: watch::Receiver<bool>,
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// A session's settings, from the upgrade request.
@@ -302,10 +303,14 @@ impl Session {
         if !self.wants(published) {
             return Ok(());
         }
-        match published.frame(self.settings.encoding) {
-            Some(message) => socket.send(message).await.map_err(|_| End::Left),
-            None => Ok(()),
+        let Some(message) = published.frame(self.settings.encoding) else {
+            return Ok(());
+        };
+        socket.send(message).await.map_err(|_| End::Left)?;
+        if let Some(metrics) = &self.push.metrics {
+            metrics.push_delivered();
         }
+        Ok(())
     }
 
     async fn send_error(&mut self, socket: &mut Socket, e: &Error) -> Result<(), End> {
