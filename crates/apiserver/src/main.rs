@@ -63,6 +63,23 @@ struct Args {
     /// Record metrics and serve them on the health address's `/metrics` (`true` or `false`).
     #[arg(long, env = "APISERVER_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
     metrics: bool,
+    /// TLS on the ReST address: the certificate chain (PEM, the server's certificate first).
+    /// Reloaded when the file changes or on SIGHUP. The health address stays plain.
+    #[arg(long, env = "APISERVER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "APISERVER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Mutual TLS: the CAs (PEM bundle) that client certificates must chain to.
+    #[arg(long, env = "APISERVER_TLS_CLIENT_CA", requires = "tls_cert")]
+    tls_client_ca: Option<std::path::PathBuf>,
+    /// Mutual TLS: off, request (verified when given) or require (refused without one).
+    #[arg(long, env = "APISERVER_TLS_CLIENT_AUTH", default_value = "off")]
+    tls_client_auth: bahamut::tls::ClientAuth,
+    /// Serve HTTP/2 without TLS (h2c, prior knowledge) beside HTTP/1.1 (`true` or `false`).
+    /// With TLS, HTTP/2 is offered by ALPN whatever this says.
+    #[arg(long, env = "APISERVER_H2C", default_value_t = false, action = clap::ArgAction::Set)]
+    h2c: bool,
 }
 
 /// A duration flag, in seconds; refused when negative, not finite or zero.
@@ -82,6 +99,27 @@ fn with_limits(options: bahamut::Options, args: &Args) -> Result<bahamut::Option
         .with_body_timeout(seconds("body-timeout", args.body_timeout)?)
         .with_idle_timeout(seconds("idle-timeout", args.idle_timeout)?)
         .with_max_body_size(args.max_body_size))
+}
+
+/// TLS, mutual TLS and h2c of the flags.
+fn with_transport(options: bahamut::Options, args: &Args) -> Result<bahamut::Options, String> {
+    use bahamut::tls::{ClientAuth, TlsOptions};
+    let options = options.with_h2c(args.h2c);
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        if args.tls_client_auth != ClientAuth::Off {
+            return Err("--tls-client-auth needs --tls-cert, --tls-key and --tls-client-ca".into());
+        }
+        return Ok(options);
+    };
+    let tls = TlsOptions::new(cert, key);
+    let tls = match (&args.tls_client_ca, args.tls_client_auth) {
+        (None, ClientAuth::Off) => tls,
+        (None, _) => {
+            return Err("--tls-client-auth request or require needs --tls-client-ca".into());
+        }
+        (Some(bundle), mode) => tls.with_client_ca(bundle, mode),
+    };
+    Ok(options.with_tls(tls))
 }
 
 async fn shutdown_signal() {
@@ -148,7 +186,7 @@ async fn serve() -> ExitCode {
         .with_drain_timeout(std::time::Duration::from_secs(args.drain_seconds))
         .with_service_info("apiserver", Some(env!("CARGO_PKG_VERSION")), &[])
         .with_push(push_options(&args));
-    let options = match with_limits(options, &args) {
+    let options = match with_limits(options, &args).and_then(|o| with_transport(o, &args)) {
         Ok(options) => options,
         Err(message) => {
             eprintln!("apiserver: {message}");

@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,15 @@ pub(crate) struct ConnectionLimits {
     open: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
     refusing: Arc<AtomicUsize>,
+}
+
+/// Who is at the other end of a connection.
+#[derive(Clone)]
+pub(crate) struct Peer {
+    /// The peer address.
+    pub(crate) remote: SocketAddr,
+    /// The verified client certificate (mutual TLS).
+    pub(crate) certificate: Option<Arc<elemental::ClientCertificate>>,
 }
 
 /// Why a connection was refused.
@@ -134,14 +143,25 @@ fn refusal_response(refusal: Refusal) -> Vec<u8> {
         Refusal::Total => "The server holds its maximum number of connections",
         Refusal::PerIp => "Too many connections from this client address",
     };
-    let error = elemental::Error::new("Service Unavailable", description, "bahamut", 503);
+    raw_error_response(503, "Service Unavailable", description)
+}
+
+/// A whole HTTP/1.1 answer, written on a socket that hyper does not serve: an error array of
+/// one error, then the connection closes.
+pub(crate) fn raw_error_response(code: u16, title: &str, description: &str) -> Vec<u8> {
+    let error = elemental::Error::new(title, description, "bahamut", code);
     let body = elemental::encode(
         elemental::EncodingType::Json,
         &elemental::Errors::from(error),
     )
     .unwrap_or_else(|_| b"[]".to_vec());
+    let retry = if code == 503 {
+        "Retry-After: 1\r\n"
+    } else {
+        ""
+    };
     let mut answer = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\nRetry-After: 1\r\n\r\n",
+        "HTTP/1.1 {code} {title}\r\nContent-Type: application/json; charset=UTF-8\r\nContent-Length: {}\r\nConnection: close\r\n{retry}\r\n",
         body.len()
     )
     .into_bytes();
@@ -158,6 +178,9 @@ pub(crate) struct Activity {
     /// 0 when no head is being read.
     head_started: AtomicU64,
     in_flight: AtomicUsize,
+    /// HTTP/2: control frames arrive between requests, so bytes read do not start a request
+    /// head (only the idle timeout applies between requests).
+    multiplexed: AtomicBool,
 }
 
 impl Activity {
@@ -167,6 +190,7 @@ impl Activity {
             last: AtomicU64::new(0),
             head_started: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            multiplexed: AtomicBool::new(false),
         })
     }
 
@@ -177,11 +201,17 @@ impl Activity {
     fn bytes_read(&self) {
         let now = self.now();
         self.last.store(now, Ordering::Relaxed);
-        if self.in_flight.load(Ordering::SeqCst) == 0 {
+        if self.in_flight.load(Ordering::SeqCst) == 0 && !self.multiplexed.load(Ordering::Relaxed) {
             let _ =
                 self.head_started
                     .compare_exchange(0, now + 1, Ordering::SeqCst, Ordering::SeqCst);
         }
+    }
+
+    /// The connection speaks HTTP/2 (see `multiplexed`).
+    pub(crate) fn set_multiplexed(&self) {
+        self.multiplexed.store(true, Ordering::Relaxed);
+        self.head_started.store(0, Ordering::SeqCst);
     }
 
     /// A request head was read: the service runs.
@@ -245,8 +275,9 @@ impl ReadObserver for Arc<Activity> {
     }
 }
 
-/// A connection's socket, reporting the bytes it reads to its [`Activity`].
-pub(crate) type TrackedIo = ObservedIo<TcpStream, Arc<Activity>>;
+/// A connection's stream (TCP, or TLS over TCP), reporting the bytes it reads to its
+/// [`Activity`].
+pub(crate) type TrackedIo<S> = ObservedIo<S, Arc<Activity>>;
 
 /// Waits before the next accept after an error, doubling up to one second; logs the first
 /// error of a streak at warn level and the end of the streak at info.

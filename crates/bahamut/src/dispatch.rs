@@ -27,6 +27,8 @@ fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Erro
 pub(crate) struct Origin<'a> {
     /// The peer address.
     pub(crate) remote: Option<SocketAddr>,
+    /// The verified client certificate (mutual TLS).
+    pub(crate) certificate: Option<&'a Arc<elemental::ClientCertificate>>,
     /// The request id chosen for it ([`elemental::request_id`]).
     pub(crate) request_id: &'a str,
 }
@@ -96,6 +98,7 @@ async fn pipeline(
         api_prefix: &options.api_prefix,
         remote_addr: origin.remote,
         request_id: Some(origin.request_id),
+        client_certificate: origin.certificate,
     };
     let request = match Request::from_model_path(parts, path, body, *manager, &context) {
         Ok(r) => r,

@@ -3,7 +3,7 @@
 //! The API server of the stack, wire-compatible with the Go `bahamut`: options, one processor
 //! per identity, the ReST dispatch pipeline (relationships, authentication, authorization,
 //! read-only mode, rate limits, validation, events, audit), meta routes, CORS, request ids
-//! (`X-Request-ID`), a health server with custom stats and Prometheus metrics (see [`metrics`]),
+//! (`X-Request-ID`), TLS and mutual TLS with HTTP/2 (see [`tls`]), a health server with custom stats and Prometheus metrics (see [`metrics`]),
 //! a push server (websocket sessions on `/events`, in-process or NATS pub/sub, resume with
 //! `since`; see [`push`]), and a graceful shutdown that drains in-flight requests.
 //!
@@ -52,6 +52,7 @@ mod response;
 mod router;
 mod server;
 mod state;
+pub mod tls;
 mod typed;
 
 use std::future::Future;

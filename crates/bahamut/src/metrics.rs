@@ -112,6 +112,7 @@ struct Inner {
     rate_limited: Counter,
     connections_open: Gauge,
     connections_accepted: Counter,
+    tls_handshake_errors: Counter,
     push_sessions: Gauge,
     push_published: Counter,
     push_delivered: Counter,
@@ -143,6 +144,7 @@ impl Metrics {
             rate_limited: Counter::default(),
             connections_open: Gauge::default(),
             connections_accepted: Counter::default(),
+            tls_handshake_errors: Counter::default(),
             push_sessions: Gauge::default(),
             push_published: Counter::default(),
             push_delivered: Counter::default(),
@@ -240,6 +242,10 @@ impl Metrics {
         self.inner.connections_accepted.inc();
     }
 
+    pub(crate) fn tls_handshake_failed(&self) {
+        self.inner.tls_handshake_errors.inc();
+    }
+
     /// Sets the gauges that are read from the server's state at scrape time.
     pub(crate) fn set_current(&self, connections: usize, push_sessions: usize) {
         let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
@@ -302,6 +308,11 @@ impl Inner {
             "tcp_connections_accepted",
             "TCP connections accepted on the ReST listener (those over the caps included)",
             self.connections_accepted.clone(),
+        );
+        registry.register(
+            "tls_handshake_errors",
+            "TLS handshakes on the ReST listener that failed or timed out (plain HTTP included)",
+            self.tls_handshake_errors.clone(),
         );
         registry.register(
             "push_sessions_open",

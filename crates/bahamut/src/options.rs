@@ -97,6 +97,11 @@ pub struct Options {
     pub(crate) root_handler: Option<RouteHandler>,
     /// How long to wait for in-flight requests at shutdown. Default 60 s.
     pub(crate) drain_timeout: Duration,
+    /// TLS on the ReST listener. Default none (plain HTTP).
+    pub(crate) tls: Option<crate::tls::TlsOptions>,
+    /// HTTP/2 over plain TCP (h2c, prior knowledge) beside HTTP/1.1. Default off. With TLS,
+    /// HTTP/2 is chosen by ALPN whatever this says.
+    pub(crate) h2c: bool,
     // Model
     /// Model managers by API version (`/v/N`). Version 0 serves requests without `/v/N`.
     pub(crate) model_managers: BTreeMap<u32, &'static dyn ModelManager>,
@@ -185,6 +190,8 @@ impl Options {
             api_prefix: String::new(),
             root_handler: None,
             drain_timeout: Duration::from_secs(60),
+            tls: None,
+            h2c: false,
             model_managers: BTreeMap::new(),
             read_only: false,
             read_only_exclusions: BTreeSet::new(),
@@ -220,9 +227,29 @@ impl Options {
         &self.service_name
     }
 
+    /// The TLS settings of the ReST listener, when TLS is on.
+    pub fn tls(&self) -> Option<&crate::tls::TlsOptions> {
+        self.tls.as_ref()
+    }
+
     /// The push server's options, when push is on.
     pub fn push(&self) -> Option<&crate::push::PushOptions> {
         self.push.as_ref()
+    }
+
+    /// Serves the ReST (and push) listener over TLS: HTTP/1.1 and HTTP/2 (ALPN), certificates
+    /// reloaded when their files change (see [`crate::tls`]). The health listener stays plain.
+    /// Default off.
+    pub fn with_tls(mut self, tls: crate::tls::TlsOptions) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Serves HTTP/2 without TLS (h2c with prior knowledge) beside HTTP/1.1 on a plain
+    /// listener. Default off.
+    pub fn with_h2c(mut self, on: bool) -> Self {
+        self.h2c = on;
+        self
     }
 
     /// Sets the ReST listen address.

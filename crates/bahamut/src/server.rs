@@ -17,7 +17,8 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -25,7 +26,7 @@ use tracing::Instrument;
 
 use crate::HttpResponse;
 use crate::connection::{
-    AcceptBackoff, Activity, ConnectionLimits, ConnectionSlot, TrackedIo, watchdog,
+    AcceptBackoff, Activity, ConnectionLimits, ConnectionSlot, Peer, TrackedIo, watchdog,
 };
 use crate::meta::{RouteInfo, openapi_for, routes_for, to_json_indented};
 use crate::metrics::Endpoint;
@@ -69,6 +70,9 @@ pub enum ServerError {
     /// The push server's pub/sub could not be connected.
     #[error("cannot connect the push pub/sub: {0}")]
     PubSub(String),
+    /// The TLS certificate, key or client CA cannot be used.
+    #[error("cannot set up TLS: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// A custom health stat has a name that cannot be a path of the health listener.
     #[error(
         "health stat name '{0}' is invalid: it must not be empty, start with '_', contain '/' or be 'metrics'"
@@ -270,6 +274,10 @@ impl Server {
         {
             return Err(ServerError::HealthStat(name.clone()));
         }
+        let tls = match &self.options.tls {
+            Some(options) => Some(crate::tls::TlsState::new(options)?),
+            None => None,
+        };
         let rest = into_tokio(rest, "the ReST address")?;
         let health = match health {
             Some(listener) => Some(into_tokio(listener, "the health address")?),
@@ -294,6 +302,7 @@ impl Server {
                 .openapi_info()
                 .map(|d| serde_json::to_vec(&d).unwrap_or_default()),
             limits,
+            tls,
             options: self.options,
             processors: self.processors,
             healthy: AtomicBool::new(true),
@@ -302,6 +311,9 @@ impl Server {
         tracing::info!(address = %rest.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "ReST server listening");
         let health_task =
             health.map(|listener| tokio::spawn(serve_health(inner.clone(), listener)));
+        if let Some(tls) = &inner.tls {
+            tokio::spawn(tls.clone().watch(stop_rx.clone()));
+        }
         if let Some(hook) = &inner.options.post_start_hook {
             hook().await;
         }
@@ -421,42 +433,106 @@ async fn drain(mut connections: JoinSet<()>, timeout: std::time::Duration) {
     }
 }
 
-/// Serves one connection until the client closes it, a timeout of [`crate::connection`] closes
-/// it, or shutdown: then the request in progress (or one whose head is arriving) is answered
-/// with `Connection: close`, and the connection closes once idle.
+/// Which HTTP versions a connection may speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+    /// Either, told by the first bytes (h2c prior knowledge).
+    Sniffed,
+}
+
+/// Serves one connection: the TLS handshake first when TLS is on, then HTTP.
 async fn serve_connection(
     inner: Arc<ServerState>,
     stream: TcpStream,
     remote: SocketAddr,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     slot: ConnectionSlot,
 ) {
+    match inner.tls.clone() {
+        None => {
+            let protocol = match inner.options.h2c {
+                true => Protocol::Sniffed,
+                false => Protocol::Http1,
+            };
+            let peer = Peer {
+                remote,
+                certificate: None,
+            };
+            serve_http(inner, stream, peer, protocol, stop).await;
+        }
+        Some(tls) => {
+            let timeout = inner.options.header_timeout;
+            let metrics = inner.options.metrics.as_ref();
+            let accepted = crate::tls::accept(&tls, stream, remote, timeout, metrics).await;
+            if let Some(accepted) = accepted {
+                let peer = Peer {
+                    remote,
+                    certificate: accepted.certificate,
+                };
+                let protocol = match accepted.http2 {
+                    true => Protocol::Http2,
+                    false => Protocol::Http1,
+                };
+                serve_http(inner, accepted.stream, peer, protocol, stop).await;
+            }
+        }
+    }
+    drop(slot);
+}
+
+/// Serves HTTP on one connection until the client closes it, a timeout of
+/// [`crate::connection`] closes it, or shutdown: then the request in progress (or one whose
+/// head is arriving) is answered with `Connection: close` (HTTP/2: a `GOAWAY`), and the
+/// connection closes once idle.
+async fn serve_http<S>(
+    inner: Arc<ServerState>,
+    stream: S,
+    peer: Peer,
+    protocol: Protocol,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let activity = Activity::new();
+    if protocol == Protocol::Http2 {
+        activity.set_multiplexed();
+    }
+    let remote = peer.remote;
     let io = TokioIo::new(TrackedIo::new(stream, activity.clone()));
     let (service_inner, service_activity) = (inner.clone(), activity.clone());
-    let service = service_fn(move |request| {
-        let (inner, activity) = (service_inner.clone(), service_activity.clone());
+    let service = service_fn(move |request: http::Request<Incoming>| {
+        let (inner, activity, peer) = (
+            service_inner.clone(),
+            service_activity.clone(),
+            peer.clone(),
+        );
+        if request.version() == http::Version::HTTP_2 {
+            activity.set_multiplexed();
+        }
         activity.request_started();
         async move {
-            let mut response = handle(inner.clone(), request, remote).await;
-            if !inner.healthy.load(Ordering::SeqCst) {
-                response.headers_mut().insert(
-                    http::header::CONNECTION,
-                    http::HeaderValue::from_static("close"),
-                );
-            }
+            let response = handle(inner, request, peer).await;
             activity.request_finished();
             Ok::<_, Infallible>(response)
         }
     });
     let options = &inner.options;
-    let mut builder = http1::Builder::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
+        .http1()
         .keep_alive(options.keep_alive)
         .title_case_headers(true)
         .timer(TokioTimer::new())
         .header_read_timeout(None);
-    let connection = builder.serve_connection(io, service).with_upgrades();
+    builder.http2().timer(TokioTimer::new());
+    let builder = match protocol {
+        Protocol::Http1 => builder.http1_only(),
+        Protocol::Http2 => builder.http2_only(),
+        Protocol::Sniffed => builder,
+    };
+    let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
     let expired = watchdog(
         activity.clone(),
@@ -480,7 +556,6 @@ async fn serve_connection(
             }
         }
     }
-    drop(slot);
 }
 
 /// Completes when shutdown starts.
@@ -530,7 +605,7 @@ async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors>
 async fn handle(
     inner: Arc<ServerState>,
     request: http::Request<Incoming>,
-    remote: SocketAddr,
+    peer: Peer,
 ) -> HttpResponse {
     let request_id = elemental::request_id(request.headers());
     // At error level, so that the id stays on the request's log lines whatever the level kept.
@@ -538,12 +613,24 @@ async fn handle(
     let metrics = inner.options.metrics.clone();
     let started = std::time::Instant::now();
     let method = request.method().clone();
+    let version = request.version();
     if let Some(metrics) = &metrics {
         metrics.request_started();
     }
-    let (mut response, endpoint) = respond(inner, request, remote, &request_id)
+    let draining = !inner.healthy.load(Ordering::SeqCst);
+    let (mut response, endpoint) = respond(inner.clone(), request, &peer, &request_id)
         .instrument(span)
         .await;
+    let headers = response.headers_mut();
+    if version >= http::Version::HTTP_2 {
+        // HTTP/2 has no connection-level headers; a drain sends GOAWAY instead.
+        headers.remove(http::header::CONNECTION);
+    } else if draining || !inner.healthy.load(Ordering::SeqCst) {
+        headers.insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
     if let Some(metrics) = &metrics {
         let code = response.status().as_u16();
         metrics.request_finished(&method, endpoint, code, started.elapsed());
@@ -560,7 +647,7 @@ const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-req
 async fn respond(
     inner: Arc<ServerState>,
     request: http::Request<Incoming>,
-    remote: SocketAddr,
+    peer: &Peer,
     request_id: &str,
 ) -> (HttpResponse, Endpoint) {
     if let Some(push) = &inner.push {
@@ -568,8 +655,7 @@ async fn respond(
             && request.method() == http::Method::GET
             && request.uri().path() == push.options.endpoint
         {
-            let response =
-                crate::push::upgrade(push.clone(), request, Some(remote), request_id).await;
+            let response = crate::push::upgrade(push.clone(), request, peer, request_id).await;
             return (response, Endpoint::other("push"));
         }
     }
@@ -610,7 +696,8 @@ async fn respond(
     let response = match route {
         Route::Model(path) => {
             let origin = crate::dispatch::Origin {
-                remote: Some(remote),
+                remote: Some(peer.remote),
+                certificate: peer.certificate.as_ref(),
                 request_id,
             };
             return crate::dispatch::handle_model(inner.clone(), parts, &path, body, origin).await;

@@ -16,6 +16,8 @@ pub(crate) struct ServerState {
     pub healthy: AtomicBool,
     pub push: Option<Arc<crate::push::PushRuntime>>,
     pub limits: Arc<ConnectionLimits>,
+    /// The TLS configuration in use, when TLS is on.
+    pub tls: Option<Arc<crate::tls::TlsState>>,
     pub routes: BTreeMap<String, Vec<RouteInfo>>,
     pub versions: BTreeMap<String, String>,
     /// `/_meta/openapi`, encoded once.

@@ -46,6 +46,7 @@
 
 mod attribute;
 pub mod body_budget;
+mod certificate;
 mod conventions;
 mod duration;
 mod encoding;
@@ -68,6 +69,7 @@ pub mod validators;
 mod value;
 
 pub use attribute::{AttributeSpecification, AttributeType, DefaultValue, IndexSpecification};
+pub use certificate::{ClientCertificate, SubjectAltName};
 pub use conventions::{Parented, Timestamped};
 pub use duration::{DurationError, GoDuration};
 pub use encoding::{

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, Method};
@@ -9,7 +10,7 @@ use serde::de::DeserializeOwned;
 
 use crate::parameters::parse_bool;
 use crate::{
-    EncodingType, Error, Errors, Identity, ModelManager, Operation, Parameters,
+    ClientCertificate, EncodingType, Error, Errors, Identity, ModelManager, Operation, Parameters,
     encodings_from_headers,
 };
 
@@ -23,6 +24,8 @@ pub struct RequestContext<'a> {
     /// The request id chosen by the server (see [`request_id`]); `None` chooses one from the
     /// headers.
     pub request_id: Option<&'a str>,
+    /// The verified certificate the client presented on a mutual-TLS connection.
+    pub client_certificate: Option<&'a Arc<ClientCertificate>>,
 }
 
 /// The longest client-sent `X-Request-ID` that is kept.
@@ -107,6 +110,8 @@ pub struct Request {
     pub accept: EncodingType,
     /// The client IP: first `X-Forwarded-For` entry, else `X-Real-IP`, else the peer address.
     pub client_ip: String,
+    /// The verified certificate the client presented on a mutual-TLS connection, if any.
+    pub client_certificate: Option<Arc<ClientCertificate>>,
     /// `X-Fields`: the attributes to send back (all when empty).
     pub fields: Vec<String>,
     /// `X-Read-Consistency`, as sent.
@@ -147,6 +152,7 @@ impl Request {
             content_type: EncodingType::Json,
             accept: EncodingType::Json,
             client_ip: String::new(),
+            client_certificate: None,
             fields: Vec::new(),
             read_consistency: None,
             write_consistency: None,
@@ -323,6 +329,7 @@ impl Request {
             .or_else(|| get("x-real-ip"))
             .or_else(|| context.remote_addr.map(|a| a.ip().to_string()))
             .unwrap_or_default();
+        self.client_certificate = context.client_certificate.cloned();
         self.namespace = get("x-namespace").unwrap_or_default();
         self.external_tracking_id = get("x-external-tracking-id").unwrap_or_default();
         self.external_tracking_type = get("x-external-tracking-type").unwrap_or_default();

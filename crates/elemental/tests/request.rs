@@ -130,7 +130,7 @@ fn api_prefix_is_stripped() {
     let ctx = RequestContext {
         api_prefix: "api",
         remote_addr: None,
-        request_id: None,
+        ..RequestContext::default()
     };
     let r = parse_with("GET", "/api/v/1/lists/x", &[], "", &ctx).unwrap();
     assert_eq!(
@@ -299,7 +299,7 @@ fn headers() {
     let ctx = RequestContext {
         api_prefix: "",
         remote_addr: Some("10.0.0.9:4444".parse().unwrap()),
-        request_id: None,
+        ..RequestContext::default()
     };
     let r = parse_with(
         "POST",

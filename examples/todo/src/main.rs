@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! todo [--listen 127.0.0.1:18080] [--health 127.0.0.1:18081] [--cors _mirror_|ORIGIN,...] [--name demo]
+//!      [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM] [--tls-client-auth off|request|require]]
 //! ```
 
 use std::net::SocketAddr;
@@ -11,11 +12,45 @@ use bahamut::{CorsPolicy, Options};
 
 const USAGE: &str =
     "usage: todo [--listen ADDR] [--health ADDR] [--cors _mirror_|ORIGIN,...] [--name NAME]
+            [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM] [--tls-client-auth MODE]]
 
   --listen ADDR   ReST address (default 127.0.0.1:18080)
   --health ADDR   health address (default 127.0.0.1:18081; 'none' disables it)
   --cors VALUE    CORS policy: _mirror_ mirrors any origin, or a comma-separated list of origins
-  --name NAME     service name shown on /_meta/name and in errors (default demo)";
+  --name NAME     service name shown on /_meta/name and in errors (default demo)
+  --tls-cert PEM  serve the ReST address over TLS with this certificate chain (HTTP/1.1 and
+                  HTTP/2 by ALPN; reloaded when the file changes or on SIGHUP)
+  --tls-key PEM   the private key of --tls-cert
+  --tls-client-ca PEM       mutual TLS: the CAs that client certificates must chain to
+  --tls-client-auth MODE    off (default), request or require";
+
+/// The TLS flags, applied once all are read.
+#[derive(Default)]
+struct TlsFlags {
+    cert: Option<String>,
+    key: Option<String>,
+    client_ca: Option<String>,
+    client_auth: bahamut::tls::ClientAuth,
+}
+
+impl TlsFlags {
+    fn apply(self, options: Options) -> Result<Options, String> {
+        use bahamut::tls::{ClientAuth, TlsOptions};
+        let tls = match (self.cert, self.key) {
+            (Some(cert), Some(key)) => TlsOptions::new(cert, key),
+            (None, None) if self.client_ca.is_none() && self.client_auth == ClientAuth::Off => {
+                return Ok(options);
+            }
+            _ => return Err("TLS needs both --tls-cert and --tls-key".into()),
+        };
+        let tls = match (self.client_ca, self.client_auth) {
+            (None, ClientAuth::Off) => tls,
+            (None, _) => return Err("--tls-client-auth needs --tls-client-ca".into()),
+            (Some(bundle), mode) => tls.with_client_ca(bundle, mode),
+        };
+        Ok(options.with_tls(tls))
+    }
+}
 
 fn parse_addr(flag: &str, value: Option<String>) -> Result<SocketAddr, String> {
     let value = value.ok_or(format!("{flag} needs a value"))?;
@@ -29,8 +64,10 @@ fn options(args: impl Iterator<Item = String>) -> Result<Options, String> {
         .with_listen(SocketAddr::from(([127, 0, 0, 1], 18080)))
         .with_health_listen(Some(SocketAddr::from(([127, 0, 0, 1], 18081))))
         .with_service_info("demo", None, &[]);
+    let mut tls = TlsFlags::default();
     let mut args = args.peekable();
     while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
         match flag.as_str() {
             "--listen" => options = options.with_listen(parse_addr(&flag, args.next())?),
             "--health" => match args.next().as_deref() {
@@ -49,11 +86,15 @@ fn options(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 let name = args.next().ok_or("--name needs a value")?;
                 options = options.with_service_name(&name);
             }
+            "--tls-cert" => tls.cert = Some(value()?),
+            "--tls-key" => tls.key = Some(value()?),
+            "--tls-client-ca" => tls.client_ca = Some(value()?),
+            "--tls-client-auth" => tls.client_auth = value()?.parse()?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument '{other}'")),
         }
     }
-    Ok(options)
+    tls.apply(options)
 }
 
 async fn shutdown_signal() {
@@ -113,6 +154,55 @@ async fn main() -> ExitCode {
         Err(e) => {
             eprintln!("todo: {e}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        options(args.iter().map(|a| a.to_string()))
+    }
+
+    #[test]
+    fn tls_flags_turn_tls_on_or_say_what_is_missing() {
+        assert!(parse(&[]).unwrap().tls().is_none());
+        assert!(
+            parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"])
+                .unwrap()
+                .tls()
+                .is_some()
+        );
+        let errors = [
+            (
+                &["--tls-cert", "c.pem"][..],
+                "TLS needs both --tls-cert and --tls-key",
+            ),
+            (
+                &["--tls-client-ca", "ca.pem"][..],
+                "TLS needs both --tls-cert and --tls-key",
+            ),
+            (
+                &[
+                    "--tls-cert",
+                    "c.pem",
+                    "--tls-key",
+                    "k.pem",
+                    "--tls-client-auth",
+                    "require",
+                ][..],
+                "--tls-client-auth needs --tls-client-ca",
+            ),
+            (
+                &["--tls-client-auth", "always"][..],
+                "unknown client authentication mode 'always': expected off, request or require",
+            ),
+            (&["--tls-key"][..], "--tls-key needs a value"),
+        ];
+        for (args, expected) in errors {
+            assert_eq!(parse(args).err().as_deref(), Some(expected), "{args:?}");
         }
     }
 }

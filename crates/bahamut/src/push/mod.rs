@@ -39,6 +39,8 @@ pub struct SessionInfo {
     pub headers: http::HeaderMap,
     /// The client's address.
     pub remote: Option<std::net::SocketAddr>,
+    /// The verified certificate the client presented on a mutual-TLS connection, if any.
+    pub client_certificate: Option<std::sync::Arc<elemental::ClientCertificate>>,
 }
 
 /// Decides whether a push session may open (runs before the upgrade; a refusal is a 401).

@@ -22,6 +22,7 @@ use super::frames::{OpcodeRewriter, TextAsBinary};
 use super::hub::{Subscription, frame};
 use super::{Hub, Published, PushOptions, SessionInfo};
 use crate::HttpResponse;
+use crate::connection::Peer;
 use crate::response::{Finish, bare, error_response};
 
 /// What the push server shares with its sessions.
@@ -44,10 +45,7 @@ fn error(title: &str, description: String, code: u16) -> Error {
     Error::new(title, description, "bahamut", code)
 }
 
-fn settings(
-    request: &http::Request<Incoming>,
-    remote: Option<std::net::SocketAddr>,
-) -> Result<Settings, Error> {
+fn settings(request: &http::Request<Incoming>, peer: &Peer) -> Result<Settings, Error> {
     let query = elemental::parse_query(request.uri().query().unwrap_or_default());
     let first = |name: &str| query.get(name).and_then(|v| v.first()).map(String::as_str);
     let headers = request.headers();
@@ -91,7 +89,8 @@ fn settings(
                 .flat_map(|(k, vs)| vs.iter().map(move |v| (k.clone(), v.clone())))
                 .collect(),
             headers: headers.clone(),
-            remote,
+            remote: Some(peer.remote),
+            client_certificate: peer.certificate.clone(),
         },
         encoding,
         errors_enabled: first("enableErrors") == Some("true"),
@@ -121,7 +120,7 @@ fn refuse(
 pub(crate) async fn upgrade(
     push: Arc<PushRuntime>,
     mut request: http::Request<Incoming>,
-    remote: Option<std::net::SocketAddr>,
+    peer: &Peer,
     request_id: &str,
 ) -> HttpResponse {
     let headers = request.headers().clone();
@@ -139,7 +138,7 @@ pub(crate) async fn upgrade(
             return refuse(e, EncodingType::Json, &headers, request_id);
         }
     };
-    let settings = match settings(&request, remote) {
+    let settings = match settings(&request, peer) {
         Ok(settings) => settings,
         Err(e) => return refuse(e, EncodingType::Json, &headers, request_id),
     };
