@@ -15,8 +15,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod metered;
 pub mod namespaces;
+mod observed;
 mod store;
 
 use std::sync::Arc;
@@ -26,7 +26,7 @@ use bahamut::{Options, Server, ServerError};
 use gaia::model::{ExternalNetwork, HostService, Namespace, NetworkAccessPolicy, Service};
 use manipulate::Manipulator;
 
-pub use metered::metered_store;
+pub use observed::observed_store;
 pub use store::{StoreSpec, open_store};
 
 /// Answers `GET /` with 418 `hello world`, as the seed does.

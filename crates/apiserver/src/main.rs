@@ -2,6 +2,7 @@
 //! run until SIGINT or SIGTERM.
 
 mod allocator;
+mod telemetry;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -35,6 +36,17 @@ struct Args {
     /// Log level (error, warn, info, debug, trace) or a tracing filter.
     #[arg(long, env = "APISERVER_LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// Log lines as text or as JSON objects (one per line).
+    #[arg(long, env = "APISERVER_LOG_FORMAT", value_enum, default_value_t = telemetry::LogFormat::Text)]
+    log_format: telemetry::LogFormat,
+    /// One info line per request (method, path template, status, duration, bytes, request
+    /// id) on the `bahamut::access` target (`true` or `false`).
+    #[arg(long, env = "APISERVER_ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set)]
+    access_log: bool,
+    /// Export spans to this OpenTelemetry collector (OTLP/HTTP with JSON bodies:
+    /// http://host:4318). Needs a build with the `otlp` feature. Default: no export.
+    #[arg(long, env = "APISERVER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// How long to wait for in-flight requests at shutdown, in seconds.
     #[arg(long, env = "APISERVER_DRAIN_SECONDS", default_value_t = 60)]
     drain_seconds: u64,
@@ -157,13 +169,17 @@ fn main() -> ExitCode {
 #[tokio::main]
 async fn serve() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log_level)
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    let telemetry = match telemetry::init(
+        &args.log_level,
+        args.log_format,
+        args.otlp_endpoint.as_deref(),
+    ) {
+        Ok(telemetry) => telemetry,
+        Err(message) => {
+            eprintln!("apiserver: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let store = match apiserver::open_store(&args.store, args.postgres_schema.as_deref()).await {
         Ok(store) => store,
         Err(message) => {
@@ -172,10 +188,7 @@ async fn serve() -> ExitCode {
         }
     };
     let metrics = args.metrics.then(bahamut::Metrics::new);
-    let store = match &metrics {
-        Some(metrics) => apiserver::metered_store(store, args.store.backend(), metrics.clone()),
-        None => store,
-    };
+    let store = apiserver::observed_store(store, args.store.backend(), metrics.clone());
     let mut options = bahamut::Options::new();
     if let Some(metrics) = metrics {
         options = options.with_metrics(metrics);
@@ -184,6 +197,7 @@ async fn serve() -> ExitCode {
         .with_listen(args.listen)
         .with_health_listen(Some(args.health))
         .with_drain_timeout(std::time::Duration::from_secs(args.drain_seconds))
+        .with_access_log(args.access_log)
         .with_service_info("apiserver", Some(env!("CARGO_PKG_VERSION")), &[])
         .with_push(push_options(&args));
     let options = match with_limits(options, &args).and_then(|o| with_transport(o, &args)) {
@@ -206,7 +220,9 @@ async fn serve() -> ExitCode {
         }
     }
     tracing::info!(versions = ?server.versions_info(), store = %args.store.describe(), "versions");
-    match server.run(shutdown_signal()).await {
+    let outcome = server.run(shutdown_signal()).await;
+    telemetry.shutdown().await;
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("apiserver: {e}");

@@ -11,7 +11,7 @@ async fn storage_calls_appear_in_the_metrics_by_backend_and_operation() {
         .expect("store flag");
     let store = apiserver::open_store(&spec, None).await.expect("store");
     let metrics = bahamut::Metrics::new();
-    let store = apiserver::metered_store(store, spec.backend(), metrics.clone());
+    let store = apiserver::observed_store(store, spec.backend(), Some(metrics.clone()));
     let running =
         testkit::start(|options| apiserver::server(options.with_metrics(metrics), store)).await;
     let created = call(running.addr, "POST", "/namespaces", "/", r#"{"name":"a"}"#).await;

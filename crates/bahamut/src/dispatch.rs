@@ -11,9 +11,11 @@ use elemental::{
     EncodingType, Error, Errors, Event, ModelPath, Operation, Request, RequestContext,
 };
 
+use tracing::Instrument;
+
 use crate::HttpResponse;
 use crate::auth::{AuditRecord, AuthAction, AuthContext};
-use crate::metrics::Endpoint;
+use crate::endpoint::Endpoint;
 use crate::response::{Finish, error_response, model_response};
 use crate::state::ServerState;
 use crate::typed::{Job, Outcome};
@@ -31,6 +33,8 @@ pub(crate) struct Origin<'a> {
     pub(crate) certificate: Option<&'a Arc<elemental::ClientCertificate>>,
     /// The request id chosen for it ([`elemental::request_id`]).
     pub(crate) request_id: &'a str,
+    /// The server's span of it in its distributed trace.
+    pub(crate) trace: elemental::TraceContext,
 }
 
 /// The shared part of the pipeline, for a request on a model route.
@@ -58,7 +62,7 @@ pub(crate) async fn handle_model(
         });
     }
     let endpoint = request.as_ref().map_or(Endpoint::other("unknown"), |r| {
-        Endpoint::model(r.identity.name, r.operation)
+        Endpoint::model(r.identity, r.parent_identity, r.operation)
     });
     (response, endpoint)
 }
@@ -99,11 +103,17 @@ async fn pipeline(
         remote_addr: origin.remote,
         request_id: Some(origin.request_id),
         client_certificate: origin.certificate,
+        trace: Some(origin.trace),
     };
     let request = match Request::from_model_path(parts, path, body, *manager, &context) {
         Ok(r) => r,
         Err(errors) => return fail(errors, None),
     };
+    let span = tracing::Span::current();
+    let display = tracing::field::display;
+    span.record("identity", display(request.identity.name));
+    span.record("operation", display(request.operation.as_str()));
+    span.record("namespace", display(&request.namespace));
     if let Some(errors) = rate_limited(inner, &request) {
         if let Some(metrics) = &options.metrics {
             metrics.rate_limited();
@@ -186,9 +196,12 @@ async fn pipeline(
     // The typed step owns the body from here (and releases it once decoded).
     let mut request = request;
     request.data = Bytes::new();
+    let run = processor
+        .run(job)
+        .instrument(tracing::debug_span!("processor"));
     let outcome = match options.write_timeout.is_zero() {
-        true => processor.run(job).await,
-        false => match tokio::time::timeout(options.write_timeout, processor.run(job)).await {
+        true => run.await,
+        false => match tokio::time::timeout(options.write_timeout, run).await {
             Ok(outcome) => outcome,
             Err(_) => Outcome::Failed(Errors::from(bahamut_error(
                 "Service Unavailable",
@@ -291,6 +304,7 @@ fn publish(inner: &ServerState, events: Vec<Event>) {
     if events.is_empty() {
         return;
     }
+    let _span = tracing::debug_span!("push_publish", events = events.len()).entered();
     match &inner.options.event_publisher {
         Some(publisher) => publisher.publish(events),
         None => tracing::debug!(count = events.len(), "no event publisher: events dropped"),
@@ -364,20 +378,24 @@ async fn authenticate(
     claims: &mut Vec<String>,
 ) -> Result<(), Errors> {
     let options = &inner.options;
-    if !passes(
+    let authenticated = passes(
         Chain::Authenticators(&options.authenticators),
         request,
         claims,
     )
-    .await?
-    {
+    .instrument(tracing::debug_span!("authenticate"))
+    .await?;
+    if !authenticated {
         return Err(Errors::from(bahamut_error(
             "Unauthorized",
             "You are not authorized to access this resource.",
             401,
         )));
     }
-    if !passes(Chain::Authorizers(&options.authorizers), request, claims).await? {
+    let authorized = passes(Chain::Authorizers(&options.authorizers), request, claims)
+        .instrument(tracing::debug_span!("authorize"))
+        .await?;
+    if !authorized {
         return Err(Errors::from(bahamut_error(
             "Forbidden",
             "You are not allowed to access this resource.",

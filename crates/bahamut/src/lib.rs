@@ -3,7 +3,10 @@
 //! The API server of the stack, wire-compatible with the Go `bahamut`: options, one processor
 //! per identity, the ReST dispatch pipeline (relationships, authentication, authorization,
 //! read-only mode, rate limits, validation, events, audit), meta routes, CORS, request ids
-//! (`X-Request-ID`), TLS and mutual TLS with HTTP/2 (see [`tls`]), a health server with custom stats and Prometheus metrics (see [`metrics`]),
+//! (`X-Request-ID`), TLS and mutual TLS with HTTP/2 (see [`tls`]), a `request` span per request
+//! in the client's W3C trace with an optional access log (and, with the `otlp` feature, export
+//! of the spans to an OpenTelemetry collector), a health server with custom stats and Prometheus
+//! metrics (see [`metrics`]),
 //! a push server (websocket sessions on `/events`, in-process or NATS pub/sub, resume with
 //! `since`; see [`push`]), and a graceful shutdown that drains in-flight requests.
 //!
@@ -39,12 +42,15 @@ mod connection;
 mod cookie;
 pub mod cors;
 mod dispatch;
+mod endpoint;
 pub mod events;
 mod health;
 pub mod meta;
 pub mod metrics;
 mod observed_io;
 pub mod options;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 mod processor;
 pub mod push;
 pub mod ratelimit;

@@ -8,7 +8,6 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use elemental::Operation;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -17,35 +16,10 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::endpoint::Endpoint;
+
 /// The `Content-Type` of `/metrics`.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// What a request was, as its metrics label it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct Endpoint {
-    /// The identity of a model route (empty for other routes and unknown categories).
-    pub(crate) identity: &'static str,
-    /// The operation of a model route, or the kind of another route (`meta`, `push`, ...).
-    pub(crate) operation: &'static str,
-}
-
-impl Endpoint {
-    /// A route that is not a model route.
-    pub(crate) const fn other(kind: &'static str) -> Self {
-        Self {
-            identity: "",
-            operation: kind,
-        }
-    }
-
-    /// A model route.
-    pub(crate) fn model(identity: &'static str, operation: Operation) -> Self {
-        Self {
-            identity,
-            operation: operation.as_str(),
-        }
-    }
-}
 
 fn method_label(method: &http::Method) -> &'static str {
     const KNOWN: [&str; 9] = [
@@ -213,6 +187,7 @@ impl Metrics {
         let Endpoint {
             identity,
             operation,
+            ..
         } = endpoint;
         self.inner.in_flight.dec();
         self.inner

@@ -99,6 +99,8 @@ pub struct Options {
     pub(crate) drain_timeout: Duration,
     /// TLS on the ReST listener. Default none (plain HTTP).
     pub(crate) tls: Option<crate::tls::TlsOptions>,
+    /// One info line per request on the `bahamut::access` target. Default off.
+    pub(crate) access_log: bool,
     /// HTTP/2 over plain TCP (h2c, prior knowledge) beside HTTP/1.1. Default off. With TLS,
     /// HTTP/2 is chosen by ALPN whatever this says.
     pub(crate) h2c: bool,
@@ -192,6 +194,7 @@ impl Options {
             drain_timeout: Duration::from_secs(60),
             tls: None,
             h2c: false,
+            access_log: false,
             model_managers: BTreeMap::new(),
             read_only: false,
             read_only_exclusions: BTreeSet::new(),
@@ -242,6 +245,15 @@ impl Options {
     /// Default off.
     pub fn with_tls(mut self, tls: crate::tls::TlsOptions) -> Self {
         self.tls = Some(tls);
+        self
+    }
+
+    /// Writes one line per request at info level on the `bahamut::access` target: method,
+    /// path template (ids left out, as `/namespaces/:id/services`; the path itself for routes
+    /// that are not model routes), status, duration, response bytes and request id. Default
+    /// off.
+    pub fn with_access_log(mut self, on: bool) -> Self {
+        self.access_log = on;
         self
     }
 

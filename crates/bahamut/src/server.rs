@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use elemental::{Errors, Identity, Model, Operation};
+use elemental::{Errors, Identity, Model, Operation, TraceContext};
 use futures_util::FutureExt;
 use http::StatusCode;
 use http_body_util::{BodyExt, Limited};
@@ -28,8 +28,8 @@ use crate::HttpResponse;
 use crate::connection::{
     AcceptBackoff, Activity, ConnectionLimits, ConnectionSlot, Peer, TrackedIo, watchdog,
 };
+use crate::endpoint::Endpoint;
 use crate::meta::{RouteInfo, openapi_for, routes_for, to_json_indented};
-use crate::metrics::Endpoint;
 use crate::options::{Options, RouteHandler};
 use crate::processor::Processor;
 use crate::response::{
@@ -601,25 +601,52 @@ async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors>
 }
 
 /// Answers one request: its id ([`elemental::request_id`]) goes into the `X-Request-ID`
-/// response header, the `trace` of its errors and a `request` span around its log lines.
+/// response header, the `trace` of its errors and a `request` span around its log lines; the
+/// span is the server's in the client's W3C trace (`traceparent`), and records the identity,
+/// operation, namespace and status.
 async fn handle(
     inner: Arc<ServerState>,
     request: http::Request<Incoming>,
     peer: Peer,
 ) -> HttpResponse {
     let request_id = elemental::request_id(request.headers());
+    let parent = TraceContext::from_headers(request.headers());
+    let trace = TraceContext::child_of(parent.as_ref());
+    let method = request.method().clone();
     // At error level, so that the id stays on the request's log lines whatever the level kept.
-    let span = tracing::error_span!("request", id = %request_id);
+    let span = tracing::error_span!(
+        "request",
+        id = %request_id,
+        method = %method,
+        trace_id = %Hex(&trace.trace_id),
+        span_id = %Hex(&trace.span_id),
+        parent_span_id = tracing::field::Empty,
+        identity = tracing::field::Empty,
+        operation = tracing::field::Empty,
+        namespace = tracing::field::Empty,
+        status = tracing::field::Empty,
+    );
+    if let Some(parent) = &parent {
+        span.record(
+            "parent_span_id",
+            tracing::field::display(Hex(&parent.span_id)),
+        );
+    }
     let metrics = inner.options.metrics.clone();
     let started = std::time::Instant::now();
-    let method = request.method().clone();
     let version = request.version();
+    let uri = inner.options.access_log.then(|| request.uri().clone());
     if let Some(metrics) = &metrics {
         metrics.request_started();
     }
     let draining = !inner.healthy.load(Ordering::SeqCst);
-    let (mut response, endpoint) = respond(inner.clone(), request, &peer, &request_id)
-        .instrument(span)
+    let origin = Origin {
+        peer: &peer,
+        request_id: &request_id,
+        trace,
+    };
+    let (mut response, endpoint) = respond(inner.clone(), request, origin)
+        .instrument(span.clone())
         .await;
     let headers = response.headers_mut();
     if version >= http::Version::HTTP_2 {
@@ -631,14 +658,63 @@ async fn handle(
             http::HeaderValue::from_static("close"),
         );
     }
+    let code = response.status().as_u16();
+    span.record("status", code);
+    let took = started.elapsed();
     if let Some(metrics) = &metrics {
-        let code = response.status().as_u16();
-        metrics.request_finished(&method, endpoint, code, started.elapsed());
+        metrics.request_finished(&method, endpoint, code, took);
+    }
+    if let Some(uri) = uri {
+        access_log(&method, &uri, endpoint, &response, took, &request_id);
     }
     if let Ok(value) = http::HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     response
+}
+
+/// Where a request comes from, as [`handle`] passes it on.
+#[derive(Clone, Copy)]
+struct Origin<'a> {
+    peer: &'a Peer,
+    request_id: &'a str,
+    trace: TraceContext,
+}
+
+/// The access log line of one request (`bahamut::access`, info level).
+fn access_log(
+    method: &http::Method,
+    uri: &http::Uri,
+    endpoint: Endpoint,
+    response: &HttpResponse,
+    took: std::time::Duration,
+    request_id: &str,
+) {
+    use hyper::body::Body as _;
+    let bytes = response.body().size_hint().exact();
+    let status = response.status().as_u16();
+    // Milliseconds, to the microsecond.
+    let duration_ms = (took.as_secs_f64() * 1e6).round() / 1e3;
+    match endpoint.template {
+        Some(route) => tracing::info!(
+            target: "bahamut::access",
+            %method, route = %route, status, duration_ms, bytes, id = %request_id, "request"
+        ),
+        // Not a model route: the path as sent (escaped), without its query.
+        None => tracing::info!(
+            target: "bahamut::access",
+            %method, route = ?uri.path(), status, duration_ms, bytes, id = %request_id, "request"
+        ),
+    }
+}
+
+/// Lowercase hex of trace and span ids, for span fields.
+struct Hex<'a>(&'a [u8]);
+
+impl std::fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+    }
 }
 
 /// The response header that carries the request id.
@@ -647,9 +723,13 @@ const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-req
 async fn respond(
     inner: Arc<ServerState>,
     request: http::Request<Incoming>,
-    peer: &Peer,
-    request_id: &str,
+    origin: Origin<'_>,
 ) -> (HttpResponse, Endpoint) {
+    let Origin {
+        peer,
+        request_id,
+        trace,
+    } = origin;
     if let Some(push) = &inner.push {
         if push.options.dispatch
             && request.method() == http::Method::GET
@@ -699,6 +779,7 @@ async fn respond(
                 remote: Some(peer.remote),
                 certificate: peer.certificate.as_ref(),
                 request_id,
+                trace,
             };
             return crate::dispatch::handle_model(inner.clone(), parts, &path, body, origin).await;
         }

@@ -81,7 +81,7 @@ async fn a_500_hides_its_detail_from_the_client_and_logs_it_with_the_trace() {
         .find(|l| l.contains("the processor looks for the list"))
         .unwrap_or_else(|| panic!("no log line of the processor:\n{logs}"));
     assert!(
-        processor_line.contains(&format!("request{{id={trace}}}")),
+        processor_line.contains(&format!("request{{id={trace} method=GET trace_id=")),
         "{processor_line}"
     );
     assert!(

@@ -65,6 +65,7 @@ mod request;
 mod response;
 pub mod serde_time;
 pub mod timefmt;
+mod trace_context;
 pub mod validators;
 mod value;
 
@@ -96,6 +97,7 @@ pub use request::{
 };
 pub use response::Response;
 pub use serde_time::null_as_default;
+pub use trace_context::{TRACEPARENT_HEADER, TraceContext};
 pub use value::{AttributeValues, Value};
 
 /// Crates that generated code refers to, so that a crate using generated models only needs to

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::parameters::parse_bool;
 use crate::{
     ClientCertificate, EncodingType, Error, Errors, Identity, ModelManager, Operation, Parameters,
-    encodings_from_headers,
+    TraceContext, encodings_from_headers,
 };
 
 /// Where the request comes from, beyond its HTTP parts.
@@ -26,6 +26,9 @@ pub struct RequestContext<'a> {
     pub request_id: Option<&'a str>,
     /// The verified certificate the client presented on a mutual-TLS connection.
     pub client_certificate: Option<&'a Arc<ClientCertificate>>,
+    /// The server's span of this request in a distributed trace (see [`TraceContext`]);
+    /// `None` reads the client's `traceparent` and starts a span under it.
+    pub trace: Option<TraceContext>,
 }
 
 /// The longest client-sent `X-Request-ID` that is kept.
@@ -112,6 +115,11 @@ pub struct Request {
     pub client_ip: String,
     /// The verified certificate the client presented on a mutual-TLS connection, if any.
     pub client_certificate: Option<Arc<ClientCertificate>>,
+    /// The server's span of this request in its distributed trace: the client's `traceparent`
+    /// trace id (a new trace without one) and a span id of the server's; `None` only for a
+    /// request not read from HTTP. A processor that calls another service sends it on as
+    /// `traceparent` (its `Display`).
+    pub trace: Option<TraceContext>,
     /// `X-Fields`: the attributes to send back (all when empty).
     pub fields: Vec<String>,
     /// `X-Read-Consistency`, as sent.
@@ -153,6 +161,7 @@ impl Request {
             accept: EncodingType::Json,
             client_ip: String::new(),
             client_certificate: None,
+            trace: None,
             fields: Vec::new(),
             read_consistency: None,
             write_consistency: None,
@@ -330,6 +339,9 @@ impl Request {
             .or_else(|| context.remote_addr.map(|a| a.ip().to_string()))
             .unwrap_or_default();
         self.client_certificate = context.client_certificate.cloned();
+        self.trace = Some(context.trace.unwrap_or_else(|| {
+            TraceContext::child_of(TraceContext::from_headers(headers).as_ref())
+        }));
         self.namespace = get("x-namespace").unwrap_or_default();
         self.external_tracking_id = get("x-external-tracking-id").unwrap_or_default();
         self.external_tracking_type = get("x-external-tracking-type").unwrap_or_default();

@@ -20,6 +20,7 @@
 
 pub mod conformance;
 pub mod env;
+pub mod otlp;
 pub mod push;
 
 use std::net::SocketAddr;

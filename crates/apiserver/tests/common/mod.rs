@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use testkit::RawResponse;
@@ -15,6 +15,7 @@ pub struct Process {
     child: Child,
     /// Where its ReST server listens.
     pub addr: SocketAddr,
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Process {
@@ -42,13 +43,24 @@ impl Process {
             .expect("start the apiserver binary");
         let stdout = child.stdout.take().expect("stdout");
         let (found, address) = mpsc::channel();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let kept = logs.clone();
         // Keeps reading the logs, so that the server never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.contains("ReST server listening") {
-                    if let Some(addr) = line.split("address=").nth(1) {
+                    // Text logs (`address=...`) or JSON logs (`"address":"..."`).
+                    let text = line.split("address=").nth(1);
+                    let json = line
+                        .split("\"address\":\"")
+                        .nth(1)
+                        .and_then(|rest| rest.split('"').next());
+                    if let Some(addr) = json.or(text) {
                         let _ = found.send(addr.trim().to_string());
                     }
+                }
+                if let Ok(mut logs) = kept.lock() {
+                    logs.push(line);
                 }
             }
         });
@@ -57,7 +69,12 @@ impl Process {
             .expect("the apiserver logs its address")
             .parse()
             .expect("a socket address");
-        Self { child, addr }
+        Self { child, addr, logs }
+    }
+
+    /// The lines it has written to stdout so far.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The process id.

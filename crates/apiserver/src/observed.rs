@@ -1,5 +1,5 @@
-//! A store that times each of its calls into the server's metrics
-//! (`storage_call_duration_seconds{backend, operation}`).
+//! A store whose every call is a `storage` span (debug level: backend and operation) and, with
+//! metrics, is timed into `storage_call_duration_seconds{backend, operation}`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -10,50 +10,56 @@ use elemental::Identity;
 use manipulate::{
     BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext,
 };
+use tracing::Instrument;
 
-/// Wraps `store` so that every call is timed into `metrics` under `backend` (`sqlite`,
-/// `postgres`, `memory`).
-pub fn metered_store(
+/// Wraps `store` so that every call is traced, and timed into `metrics` when given, under
+/// `backend` (`sqlite`, `postgres`, `memory`).
+pub fn observed_store(
     store: Arc<dyn Manipulator>,
     backend: &'static str,
-    metrics: Metrics,
+    metrics: Option<Metrics>,
 ) -> Arc<dyn Manipulator> {
-    Arc::new(Metered {
+    Arc::new(Observed {
         store,
         backend,
         metrics,
     })
 }
 
-struct Metered {
+struct Observed {
     store: Arc<dyn Manipulator>,
     backend: &'static str,
-    metrics: Metrics,
+    metrics: Option<Metrics>,
 }
 
-impl Metered {
-    fn timed<'a, T: Send + 'a>(
+impl Observed {
+    fn observed<'a, T: Send + 'a>(
         &'a self,
         operation: &'static str,
         call: impl Future<Output = T> + Send + 'a,
     ) -> BoxFuture<'a, T> {
-        Box::pin(async move {
-            let started = Instant::now();
-            let result = call.await;
-            self.metrics
-                .observe_storage_call(self.backend, operation, started.elapsed());
-            result
-        })
+        let span = tracing::debug_span!("storage", backend = self.backend, operation);
+        Box::pin(
+            async move {
+                let started = Instant::now();
+                let result = call.await;
+                if let Some(metrics) = &self.metrics {
+                    metrics.observe_storage_call(self.backend, operation, started.elapsed());
+                }
+                result
+            }
+            .instrument(span),
+        )
     }
 }
 
-impl Manipulator for Metered {
+impl Manipulator for Observed {
     fn retrieve_many<'a>(
         &'a self,
         identity: Identity,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Page, ManipulateError>> {
-        self.timed("retrieve-many", self.store.retrieve_many(identity, ctx))
+        self.observed("retrieve-many", self.store.retrieve_many(identity, ctx))
     }
 
     fn retrieve<'a>(
@@ -62,7 +68,7 @@ impl Manipulator for Metered {
         id: &'a str,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
-        self.timed("retrieve", self.store.retrieve(identity, id, ctx))
+        self.observed("retrieve", self.store.retrieve(identity, id, ctx))
     }
 
     fn create<'a>(
@@ -72,7 +78,7 @@ impl Manipulator for Metered {
         object: &'a dyn Fields,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Created, ManipulateError>> {
-        self.timed("create", self.store.create(identity, id, object, ctx))
+        self.observed("create", self.store.create(identity, id, object, ctx))
     }
 
     fn update<'a>(
@@ -82,7 +88,7 @@ impl Manipulator for Metered {
         object: &'a dyn Fields,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<(), ManipulateError>> {
-        self.timed("update", self.store.update(identity, id, object, ctx))
+        self.observed("update", self.store.update(identity, id, object, ctx))
     }
 
     fn delete<'a>(
@@ -91,7 +97,7 @@ impl Manipulator for Metered {
         id: &'a str,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
-        self.timed("delete", self.store.delete(identity, id, ctx))
+        self.observed("delete", self.store.delete(identity, id, ctx))
     }
 
     fn delete_many<'a>(
@@ -99,7 +105,7 @@ impl Manipulator for Metered {
         identity: Identity,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
-        self.timed("delete-many", self.store.delete_many(identity, ctx))
+        self.observed("delete-many", self.store.delete_many(identity, ctx))
     }
 
     fn count<'a>(
@@ -107,6 +113,6 @@ impl Manipulator for Metered {
         identity: Identity,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<u64, ManipulateError>> {
-        self.timed("count", self.store.count(identity, ctx))
+        self.observed("count", self.store.count(identity, ctx))
     }
 }
