@@ -47,6 +47,11 @@ struct Args {
     /// http://host:4318). Needs a build with the `otlp` feature. Default: no export.
     #[arg(long, env = "APISERVER_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// Serve CPU profiles (Go's /debug/pprof/profile?seconds=N: pprof protobuf, or a flamegraph
+    /// SVG with &format=svg) on this address, over plain HTTP. Needs a build with the
+    /// `profiling` feature. Default: off.
+    #[arg(long, env = "APISERVER_PROFILING_LISTEN")]
+    profiling_listen: Option<SocketAddr>,
     /// How long to wait for in-flight requests at shutdown, in seconds.
     #[arg(long, env = "APISERVER_DRAIN_SECONDS", default_value_t = 60)]
     drain_seconds: u64,
@@ -111,6 +116,20 @@ fn with_limits(options: bahamut::Options, args: &Args) -> Result<bahamut::Option
         .with_body_timeout(seconds("body-timeout", args.body_timeout)?)
         .with_idle_timeout(seconds("idle-timeout", args.idle_timeout)?)
         .with_max_body_size(args.max_body_size))
+}
+
+/// The profiling listener of the flags.
+fn with_profiling(options: bahamut::Options, args: &Args) -> Result<bahamut::Options, String> {
+    #[cfg(feature = "profiling")]
+    return Ok(options.with_profiling_listen(args.profiling_listen));
+    #[cfg(not(feature = "profiling"))]
+    match args.profiling_listen {
+        Some(_) => Err(
+            "--profiling-listen: this apiserver was built without profiling; build it with `cargo build --release -p apiserver --features profiling`"
+                .into(),
+        ),
+        None => Ok(options),
+    }
 }
 
 /// TLS, mutual TLS and h2c of the flags.
@@ -200,7 +219,10 @@ async fn serve() -> ExitCode {
         .with_access_log(args.access_log)
         .with_service_info("apiserver", Some(env!("CARGO_PKG_VERSION")), &[])
         .with_push(push_options(&args));
-    let options = match with_limits(options, &args).and_then(|o| with_transport(o, &args)) {
+    let options = match with_limits(options, &args)
+        .and_then(|o| with_transport(o, &args))
+        .and_then(|o| with_profiling(o, &args))
+    {
         Ok(options) => options,
         Err(message) => {
             eprintln!("apiserver: {message}");

@@ -145,6 +145,15 @@ fn telemetry_flags_are_checked_before_the_server_starts() {
                 .to_string()
         )
     );
+    #[cfg(not(feature = "profiling"))]
+    assert_eq!(
+        run(&["--profiling-listen", "127.0.0.1:0"]),
+        (
+            Some(2),
+            "apiserver: --profiling-listen: this apiserver was built without profiling; build it with `cargo build --release -p apiserver --features profiling`"
+                .to_string()
+        )
+    );
     #[cfg(feature = "otlp")]
     assert_eq!(
         run(&["--otlp-endpoint", "https://collector:4318"]),

@@ -52,6 +52,8 @@ pub mod options;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 mod processor;
+#[cfg(feature = "profiling")]
+pub mod profiling;
 pub mod push;
 pub mod ratelimit;
 mod response;

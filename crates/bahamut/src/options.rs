@@ -117,6 +117,9 @@ pub struct Options {
     // Health
     /// Health listen address. Default none (no health server).
     pub(crate) health_listen: Option<SocketAddr>,
+    /// The address of the profiling listener (none by default).
+    #[cfg(feature = "profiling")]
+    pub(crate) profiling_listen: Option<SocketAddr>,
     /// Custom health check. Default: always healthy.
     pub(crate) health_handler: Option<HealthHandler>,
     /// Custom health stats, by path name. Default none.
@@ -200,6 +203,8 @@ impl Options {
             read_only_exclusions: BTreeSet::new(),
             retriever: None,
             health_listen: None,
+            #[cfg(feature = "profiling")]
+            profiling_listen: None,
             health_handler: None,
             health_stats: BTreeMap::new(),
             metrics: None,
@@ -364,6 +369,15 @@ impl Options {
     /// Starts a health server on this address (`None`: no health server, the default).
     pub fn with_health_listen(mut self, addr: Option<SocketAddr>) -> Self {
         self.health_listen = addr;
+        self
+    }
+
+    /// Starts the profiling listener on this address (`None`: none, the default): CPU profiles
+    /// as pprof protobuf and flamegraph SVG on Go's `/debug/pprof/profile?seconds=N` (see
+    /// [`crate::profiling`]). Plain HTTP: bind it to a private address. Feature `profiling`.
+    #[cfg(feature = "profiling")]
+    pub fn with_profiling_listen(mut self, addr: Option<SocketAddr>) -> Self {
+        self.profiling_listen = addr;
         self
     }
 

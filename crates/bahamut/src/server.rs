@@ -255,8 +255,9 @@ impl Server {
 
     /// Serves the ReST (and push) API on `rest` and health checks on `health` until `shutdown`
     /// completes, then drains: health turns 503, the pre-stop hook runs, no new connection is
-    /// accepted, and in-flight requests finish (up to the drain timeout). The listen addresses
-    /// of the options are not used.
+    /// accepted, and in-flight requests finish (up to the drain timeout). The ReST and health
+    /// addresses of the options are not used; the profiling address (feature `profiling`) is
+    /// bound here.
     pub async fn serve(
         self,
         rest: std::net::TcpListener,
@@ -276,6 +277,14 @@ impl Server {
         }
         let tls = match &self.options.tls {
             Some(options) => Some(crate::tls::TlsState::new(options)?),
+            None => None,
+        };
+        #[cfg(feature = "profiling")]
+        let profiling = match self.options.profiling_listen {
+            Some(addr) => Some(into_tokio(
+                bind(addr, "the profiling address")?,
+                "the profiling address",
+            )?),
             None => None,
         };
         let rest = into_tokio(rest, "the ReST address")?;
@@ -311,6 +320,14 @@ impl Server {
         tracing::info!(address = %rest.local_addr().map_or_else(|_| "?".into(), |a| a.to_string()), "ReST server listening");
         let health_task =
             health.map(|listener| tokio::spawn(serve_health(inner.clone(), listener)));
+        #[cfg(feature = "profiling")]
+        let profiling_task = profiling.map(|listener| {
+            let address = listener
+                .local_addr()
+                .map_or_else(|_| "?".into(), |a| a.to_string());
+            tracing::info!(%address, "profiling server listening");
+            tokio::spawn(crate::profiling::serve(listener))
+        });
         if let Some(tls) = &inner.tls {
             tokio::spawn(tls.clone().watch(stop_rx.clone()));
         }
@@ -325,6 +342,10 @@ impl Server {
         }
         drain(connections, inner.options.drain_timeout).await;
         if let Some(task) = health_task {
+            task.abort();
+        }
+        #[cfg(feature = "profiling")]
+        if let Some(task) = profiling_task {
             task.abort();
         }
         tracing::info!("server stopped");
