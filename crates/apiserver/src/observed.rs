@@ -8,7 +8,7 @@ use std::time::Instant;
 use bahamut::Metrics;
 use elemental::Identity;
 use manipulate::{
-    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext,
+    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext, Updated,
 };
 use tracing::Instrument;
 
@@ -87,7 +87,7 @@ impl Manipulator for Observed {
         id: &'a str,
         object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<(), ManipulateError>> {
+    ) -> BoxFuture<'a, Result<Updated, ManipulateError>> {
         self.observed("update", self.store.update(identity, id, object, ctx))
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use elemental::Identity;
 use manipulate::query::page_with_cursor;
 use manipulate::{
-    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext,
+    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext, Updated,
 };
 
 use crate::schema::{Schema, TableSchema};
@@ -210,7 +210,7 @@ impl Manipulator for SqlManipulator {
         id: &'a str,
         object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<(), ManipulateError>> {
+    ) -> BoxFuture<'a, Result<Updated, ManipulateError>> {
         Box::pin(async move {
             let table = self.table(identity)?;
             let values = statements::row_values(&table, object, id)?;
@@ -222,7 +222,7 @@ impl Manipulator for SqlManipulator {
                 .map_err(|e| unique_violation(&table, e, id))?
             {
                 0 => Err(ManipulateError::NotFound { id: id.to_string() }),
-                _ => Ok(()),
+                _ => Ok(Updated::Stored),
             }
         })
     }

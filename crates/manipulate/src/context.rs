@@ -65,6 +65,12 @@ pub struct StoreContext {
     pub read_consistency: ReadConsistency,
     /// Write consistency.
     pub write_consistency: WriteConsistency,
+    /// Ask the server to change objects that are protected (`override=true`).
+    pub override_protection: bool,
+    /// The caller's tracking id of the operation (`X-External-Tracking-ID`).
+    pub external_tracking_id: String,
+    /// The kind of the tracking id (`X-External-Tracking-Type`).
+    pub external_tracking_type: String,
 }
 
 impl StoreContext {
@@ -83,8 +89,8 @@ impl StoreContext {
     }
 
     /// The context of a request: namespace (`/` when absent), recursive, propagated, the `q`
-    /// filters (several are ORed; an empty one is no filter), pagination, order, parent, fields, idempotency key and
-    /// consistency headers.
+    /// filters (several are ORed; an empty one is no filter), pagination, order, parent, fields, idempotency key,
+    /// consistency headers, override and tracking id.
     pub fn from_request(request: &Request) -> Result<Self, ManipulateError> {
         let filters: Vec<Filter> = request
             .parameters
@@ -135,6 +141,9 @@ impl StoreContext {
                 Some("strong" | "strongest") => WriteConsistency::Strong,
                 _ => WriteConsistency::Default,
             },
+            override_protection: request.override_protection,
+            external_tracking_id: request.external_tracking_id.clone(),
+            external_tracking_type: request.external_tracking_type.clone(),
         })
     }
 }

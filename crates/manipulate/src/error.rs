@@ -35,6 +35,10 @@ pub enum ManipulateError {
     /// Anything else.
     #[error("storage error: {0}")]
     Internal(String),
+    /// A remote store (a server reached over HTTP) refused the operation with this error; it
+    /// is passed on as it is, status included.
+    #[error("{}", .0.description)]
+    Remote(Box<Error>),
 }
 
 impl ManipulateError {
@@ -56,11 +60,15 @@ impl ManipulateError {
             Self::TooManyRequests => 429,
             Self::InvalidQuery(_) => 400,
             Self::Internal(_) => 500,
+            Self::Remote(e) => e.code,
         }
     }
 
     /// The error as clients see it.
     pub fn to_elemental(&self) -> Error {
+        if let Self::Remote(error) = self {
+            return Error::clone(error);
+        }
         let title = match self {
             Self::NotFound { .. } => "Not Found",
             Self::MultipleFound(_) => "Multiple Objects Found",
@@ -70,7 +78,7 @@ impl ManipulateError {
             Self::Locked(_) => "Locked",
             Self::TooManyRequests => "Too Many Requests",
             Self::InvalidQuery(_) => "Bad Request",
-            Self::Internal(_) => "Internal Server Error",
+            Self::Internal(_) | Self::Remote(_) => "Internal Server Error",
         };
         Error::new(title, self.to_string(), "manipulate", self.status())
     }

@@ -36,8 +36,8 @@ pub use context::{ReadConsistency, StoreContext, WriteConsistency};
 pub use error::ManipulateError;
 pub use fields::{FieldSink, FieldValue, Fields};
 pub use manipulator::{
-    BoxFuture, Created, Document, Manipulator, Page, create, delete, from_document, retrieve,
-    retrieve_many, update,
+    BoxFuture, Created, Document, Manipulator, Page, Updated, create, delete, from_document,
+    retrieve, retrieve_many, update,
 };
 pub use memory::MemoryManipulator;
 pub use retry::{RetryPolicy, with_retry};

@@ -57,7 +57,7 @@ pub trait Manipulator: Send + Sync {
         id: &'a str,
         object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<(), ManipulateError>>;
+    ) -> BoxFuture<'a, Result<Updated, ManipulateError>>;
     /// Deletes an object and returns it.
     fn delete<'a>(
         &'a self,
@@ -87,14 +87,39 @@ pub enum Created {
     /// The idempotency key was seen before: nothing is stored, and this is the object created
     /// the first time.
     Replayed(Document),
+    /// A remote store (a server reached over HTTP) stored the object and answered with it as
+    /// stored: its own id, times and defaults.
+    Answered(Document),
 }
 
 impl Created {
-    /// The object the create answers with: `given` when it was stored, else the first one.
+    /// The object the create answers with: `given` when it was stored as given, else the
+    /// object of the document.
     pub fn into_object<T: Model>(self, given: T) -> Result<T, ManipulateError> {
         match self {
             Self::Stored => Ok(given),
-            Self::Replayed(document) => from_document(document),
+            Self::Replayed(document) | Self::Answered(document) => from_document(document),
+        }
+    }
+}
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated {
+    /// The object given is stored, as given.
+    Stored,
+    /// A remote store (a server reached over HTTP) stored the object and answered with it as
+    /// stored: its own update time, what it kept of the previous version.
+    Answered(Document),
+}
+
+impl Updated {
+    /// The object the update answers with: `given` when it was stored as given, else the
+    /// object of the document.
+    pub fn into_object<T: Model>(self, given: T) -> Result<T, ManipulateError> {
+        match self {
+            Self::Stored => Ok(given),
+            Self::Answered(document) => from_document(document),
         }
     }
 }
@@ -146,8 +171,9 @@ pub async fn update<T: Model>(
     object: T,
     ctx: &StoreContext,
 ) -> Result<T, ManipulateError> {
-    m.update(T::IDENTITY, object.id(), &object, ctx).await?;
-    Ok(object)
+    m.update(T::IDENTITY, object.id(), &object, ctx)
+        .await?
+        .into_object(object)
 }
 
 /// Typed delete.

@@ -8,7 +8,7 @@ use elemental::Identity;
 
 use crate::query::{ID, matcher, paginate, sort, visible};
 use crate::{
-    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext,
+    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext, Updated,
 };
 
 #[derive(Default)]
@@ -142,7 +142,7 @@ impl Manipulator for MemoryManipulator {
         id: &'a str,
         object: &'a dyn Fields,
         ctx: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<(), ManipulateError>> {
+    ) -> BoxFuture<'a, Result<Updated, ManipulateError>> {
         Box::pin(async move {
             let document = object.document()?;
             let mut state = self.state();
@@ -153,7 +153,7 @@ impl Manipulator for MemoryManipulator {
                 .filter(|(_, d)| visible(d, ctx))
                 .ok_or_else(|| not_found(id))?;
             row.1 = document;
-            Ok(())
+            Ok(Updated::Stored)
         })
     }
 
