@@ -251,6 +251,14 @@ impl Client {
         self.inner.settings.model
     }
 
+    pub(crate) fn api_parts(&self) -> &Api {
+        &self.inner.api
+    }
+
+    pub(crate) fn tls_settings(&self) -> &TlsSettings {
+        &self.inner.settings.tls
+    }
+
     pub(crate) fn token(&self) -> Option<String> {
         self.inner.settings.token.current()
     }

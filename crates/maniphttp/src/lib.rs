@@ -14,7 +14,10 @@
 //!   creates and updates get an `Idempotency-Key` so that they are;
 //! - a static token or a [`RefreshingToken`]; TLS with rustls ([`TlsSettings`]: custom CAs,
 //!   client certificates, an `insecure` switch for development); timeouts per attempt and per
-//!   call.
+//!   call;
+//! - a push [`Subscriber`] ([`Client::subscriber`]): a stream of events and a stream of
+//!   [`Status`] changes, reconnecting with backoff and resuming with `since`, so that a
+//!   reconnection neither loses nor repeats an event.
 //!
 //! ```no_run
 //! use gaia::model::ExternalNetwork;
@@ -42,6 +45,7 @@ mod client;
 mod error;
 mod manipulator;
 mod retry;
+mod subscriber;
 mod tls;
 mod token;
 mod typed;
@@ -50,6 +54,7 @@ mod wire;
 pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error};
 pub use retry::{RetryPolicy, parse_retry_after};
+pub use subscriber::{Events, Status, Statuses, Subscriber, SubscriberBuilder};
 pub use tls::TlsSettings;
 pub use token::{RefreshingToken, TokenManager};
 pub use typed::Page;

@@ -1,6 +1,6 @@
 //! The client over TLS against an apiserver with certificates made in the test (rcgen): a
 //! custom CA, mutual TLS with a client certificate, a refusal without one, an unknown CA
-//! refused, and the `insecure` switch.
+//! refused, the `insecure` switch, and the push subscriber over `wss` with a client certificate.
 
 mod common;
 
@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use bahamut::tls::{ClientAuth, TlsOptions};
 use common::Apiserver;
 use gaia::model::ExternalNetwork;
-use maniphttp::{Client, Error, RetryPolicy, TlsSettings};
+use maniphttp::{Client, Error, RetryPolicy, Status, TlsSettings};
 use manipulate::StoreContext;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
 use testkit::env::TempDir;
@@ -95,12 +95,18 @@ async fn mutual_tls_with_a_client_certificate() {
     let pki = Pki::new();
     let api = Apiserver::start_with(|o| o.with_tls(pki.server(ClientAuth::Require))).await;
 
-    let created = create(&client(&api, pki.with_certificate()))
-        .await
-        .expect("over mTLS");
+    let client = client(&api, pki.with_certificate());
+    let mut subscriber = client.subscriber().start();
+    assert_eq!(subscriber.next_status().await, Some(Status::Connected));
+    let created = create(&client).await.expect("over mTLS");
     assert_eq!(created.name, "web");
+    let event = subscriber.next_event().await.expect("an event over wss");
+    assert_eq!(
+        event.decode_entity::<ExternalNetwork>().unwrap().id,
+        created.id
+    );
 
-    let refused = create(&client(&api, pki.trusted())).await;
+    let refused = create(&self::client(&api, pki.trusted())).await;
     assert!(
         matches!(refused, Err(Error::Transport { .. })),
         "{refused:?}"
