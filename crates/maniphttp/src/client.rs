@@ -396,10 +396,16 @@ fn api_error(
         .ok()
         .filter(|e| !e.is_empty())
         .unwrap_or_else(|| {
+            let reason = status.canonical_reason().unwrap_or("Error");
             let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+            // A HEAD answer has no body: the reason phrase is all there is.
+            let description = match text.trim() {
+                "" => reason.to_string(),
+                text => text.to_string(),
+            };
             Errors::from(elemental::Error::new(
-                status.canonical_reason().unwrap_or("Error"),
-                text.trim().to_string(),
+                reason,
+                description,
                 "maniphttp",
                 status.as_u16(),
             ))

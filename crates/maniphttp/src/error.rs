@@ -174,12 +174,13 @@ impl Error {
         )
     }
 
-    /// The error as storage errors read it, for code written against `Manipulator`: 404 is
-    /// [`ManipulateError::NotFound`] (with `id`), 423, 429 and unreachable servers are the
-    /// retryable ones, and any other answer keeps the server's first error as it is.
+    /// The error as storage errors read it, for code written against `Manipulator`: 404 on an
+    /// object is [`ManipulateError::NotFound`] (with `id`, which is not empty), 423, 429 and
+    /// unreachable servers are the retryable ones, and any other answer (a 404 on a collection
+    /// included: a missing parent or namespace) keeps the server's first error as it is.
     pub fn into_manipulate(self, id: &str) -> ManipulateError {
         match self {
-            Self::NotFound(_) => ManipulateError::NotFound { id: id.to_string() },
+            Self::NotFound(_) if !id.is_empty() => ManipulateError::NotFound { id: id.to_string() },
             Self::Locked(a) => ManipulateError::Locked(a.description().to_string()),
             Self::RateLimited(_) => ManipulateError::TooManyRequests,
             Self::Unavailable(a) => ManipulateError::CannotCommunicate(a.to_string()),

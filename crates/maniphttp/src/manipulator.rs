@@ -60,6 +60,34 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Changes the attributes of `patch` (a JSON object of attribute names and values) of the
+    /// object `id` of `identity`; the answer is the whole object as stored. For code that does
+    /// not know the model's types (such as a command line built from specs at run time).
+    pub async fn patch_document(
+        &self,
+        identity: Identity,
+        id: &str,
+        patch: &Document,
+        ctx: &StoreContext,
+    ) -> Result<Document, Error> {
+        let body = serde_json::to_vec(patch)
+            .map(Bytes::from)
+            .map_err(|e| Error::Request(format!("cannot encode the patch: {e}")))?;
+        let answer = self
+            .run(Operation {
+                method: Method::PATCH,
+                identity,
+                id: Some(id),
+                ctx,
+                body: Some(body),
+                encoding: EncodingType::Json,
+            })
+            .await?;
+        decode(&answer)
+    }
+}
+
 fn json<T: serde::de::DeserializeOwned>(
     answer: &crate::client::Answer,
 ) -> Result<T, ManipulateError> {

@@ -181,14 +181,9 @@ impl Subscriber {
         self.statuses.0.recv().await
     }
 
-    /// The events, as a stream.
-    pub fn events(&mut self) -> &mut Events {
-        &mut self.events
-    }
-
-    /// The status changes, as a stream.
-    pub fn statuses(&mut self) -> &mut Statuses {
-        &mut self.statuses
+    /// Both streams at once, to wait on either (in a `select!`).
+    pub fn streams(&mut self) -> (&mut Events, &mut Statuses) {
+        (&mut self.events, &mut self.statuses)
     }
 
     /// Sends a new push config now, and on every reconnection after.

@@ -91,6 +91,28 @@ async fn every_manipulator_operation_against_an_apiserver() {
     };
     assert_eq!(error.status(), 422);
     assert_eq!(error.to_elemental().title, "Validation Error");
+
+    // A 404 on a collection (a missing namespace) keeps the server's message.
+    let nowhere = StoreContext::in_namespace("/nowhere");
+    let refused = manipulate::create(store, network("x"), &nowhere).await;
+    let Err(error) = refused else {
+        panic!("stored in a missing namespace");
+    };
+    assert_eq!(
+        (error.status(), error.to_string()),
+        (404, "Namespace '/nowhere' does not exist".to_string())
+    );
+    // HEAD answers have no body: the reason phrase describes the error.
+    let mut orphan = root.clone();
+    orphan.parent = Some((gaia::model::NetworkAccessPolicy::IDENTITY, "nope".into()));
+    let error = store
+        .count(ExternalNetwork::IDENTITY, &orphan)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (error.status(), error.to_string()),
+        (404, "Not Found".to_string())
+    );
     api.running.stop().await.unwrap();
 }
 
