@@ -113,10 +113,11 @@ fn global_args() -> Vec<Arg> {
             .help_heading("Global options"),
         Arg::new("columns")
             .long("columns")
+            .visible_alias("fields")
             .global(true)
             .value_delimiter(',')
             .value_name("ATTRIBUTES")
-            .help("Attributes to show: a table's columns; the only ones in json, yaml, ndjson")
+            .help("Attributes to show: a table's columns; the only ones in json, yaml, ndjson (reads ask the server for only them)")
             .help_heading("Global options"),
     ]
 }

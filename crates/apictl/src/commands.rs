@@ -88,6 +88,8 @@ impl Run<'_> {
         } else if let Some(size) = number("page-size") {
             (ctx.page, ctx.page_size) = (1, size);
         }
+        // Reads ask for the attributes shown (X-Fields); writes answer the whole object.
+        ctx.fields = self.settings.columns.clone();
         if let Ok(Some(order)) = self.matches.try_get_many::<String>("order") {
             ctx.order = order.cloned().collect();
         }
@@ -181,7 +183,8 @@ impl Run<'_> {
                 checked?;
             }
         }
-        let ctx = self.context()?;
+        let mut ctx = self.context()?;
+        ctx.fields.clear();
         if let [object] = objects.as_slice() {
             let created = self.create_one(object, &ctx).await?;
             return self.print(&[created], true);
@@ -216,7 +219,8 @@ impl Run<'_> {
             bail!("nothing to change: give attributes as flags or in a file");
         }
         values::check(self.catalog, self.kind, &patch, Check::Update)?;
-        let ctx = self.context()?;
+        let mut ctx = self.context()?;
+        ctx.fields.clear();
         let updated = self
             .client
             .patch_document(self.kind.identity, id, &patch, &ctx)
@@ -241,7 +245,8 @@ impl Run<'_> {
         if ids.is_empty() {
             bail!("give the IDs to delete, or a file of objects with their ID (-f)");
         }
-        let ctx = self.context()?;
+        let mut ctx = self.context()?;
+        ctx.fields.clear();
         if let [id] = ids.as_slice() {
             let deleted = Manipulator::delete(&self.client, self.kind.identity, id, &ctx).await?;
             return self.print(&[deleted], true);

@@ -448,3 +448,47 @@ async fn progress_and_colours_on_a_terminal_only() {
     assert!(text.contains("plain") && !text.contains('\x1b'), "{text:?}");
     api.running.stop().await.unwrap();
 }
+
+#[test]
+fn the_commands_of_a_spec_set_loaded_at_run_time() {
+    let home = TempDir::new("apictl_specs");
+    let specs = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/todo/specs");
+    let run = |args: &[&str]| {
+        command(
+            "http://127.0.0.1:1",
+            home.path(),
+            &[&["--specs", specs], args].concat(),
+        )
+        .output()
+        .unwrap()
+    };
+    let help = String::from_utf8(run(&["--help"]).stdout).unwrap();
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(commands, ["completions", "list", "task", "user", "help"]);
+    let bad = run(&["task", "create", "--name", "t", "--status", "LATER"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("[possible values: DONE, PROGRESS, TODO]"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let missing = command(
+        "http://127.0.0.1:1",
+        home.path(),
+        &["--specs", "/nonexistent", "task", "list"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&missing.stderr),
+        "error: the specs in /nonexistent have problems:\n/nonexistent: cannot read the spec directory: \
+         No such file or directory (os error 2)\n"
+    );
+}

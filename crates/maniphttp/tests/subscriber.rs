@@ -14,6 +14,7 @@ use std::time::Duration;
 use bahamut::push::PushOptions;
 use common::Apiserver;
 use elemental::{EventType, PushConfig};
+use futures_util::StreamExt;
 use gaia::model::{ExternalNetwork, NetworkAccessPolicy};
 use maniphttp::{Client, RetryPolicy, Status, Subscriber};
 use manipulate::StoreContext;
@@ -397,4 +398,127 @@ async fn a_msgpack_session_in_a_namespace_and_below() {
         ("inside", inside.create_time)
     );
     api.running.stop().await.unwrap();
+}
+
+/// A push server that plays `script`: for each connection in turn, the events (sequences) it
+/// sends then the close code and reason; it records each session's query.
+async fn scripted_push_server(
+    script: Vec<(Vec<u64>, u16, &'static str)>,
+) -> (SocketAddr, Arc<std::sync::Mutex<Vec<String>>>) {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let queries = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = queries.clone();
+    tokio::spawn(async move {
+        for (sequences, code, reason) in script {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            let callback =
+                move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                      response| {
+                    seen.lock()
+                        .unwrap()
+                        .push(request.uri().query().unwrap_or_default().to_string());
+                    Ok(response)
+                };
+            let mut socket = tokio_tungstenite::accept_hdr_async(stream, callback)
+                .await
+                .unwrap();
+            for sequence in sequences {
+                let event = format!(
+                    r#"{{"encoding":"application/json","entity":{{"ID":"x{sequence}","name":"n{sequence}"}},"identity":"externalnetwork","sequence":{sequence},"timestamp":"2026-12-04T00:00:00Z","type":"create"}}"#
+                );
+                socket.send(Message::Text(event.into())).await.unwrap();
+            }
+            let frame = CloseFrame {
+                code: code.into(),
+                reason: reason.into(),
+            };
+            let _ = socket.send(Message::Close(Some(frame))).await;
+            // Read until the client's close answer, so that the close is delivered.
+            while let Some(Ok(_)) = socket.next().await {}
+        }
+    });
+    (addr, queries)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1013_close_resumes_with_since_and_repeats_nothing() {
+    let (addr, queries) = scripted_push_server(vec![
+        (
+            vec![1, 2, 3],
+            1013,
+            "too slow: events were lost; resume with since=3",
+        ),
+        // The server sends 3 again: the subscriber drops it.
+        (vec![3, 4, 5], 1001, "server shutting down"),
+    ])
+    .await;
+    let mut subscriber = Client::builder(format!("http://{addr}"))
+        .build()
+        .unwrap()
+        .subscriber()
+        .with_namespace("/a b")
+        .with_reconnect(quick_reconnect())
+        .start();
+    let mut sequences = Vec::new();
+    while sequences.len() < 5 {
+        let event = tokio::time::timeout(WAIT, subscriber.next_event())
+            .await
+            .unwrap()
+            .unwrap();
+        sequences.push(event.sequence);
+    }
+    assert_eq!(sequences, [1, 2, 3, 4, 5]);
+    let statuses = status_until(&mut subscriber, |s| {
+        matches!(s, Status::Disconnected { code: 1001, .. })
+    })
+    .await;
+    assert_eq!(
+        statuses[..2],
+        [
+            Status::Connected,
+            Status::Disconnected {
+                code: 1013,
+                reason: "too slow: events were lost; resume with since=3".into()
+            },
+        ]
+    );
+    assert!(matches!(
+        statuses[2],
+        Status::Reconnecting { attempt: 1, .. }
+    ));
+    assert_eq!(statuses[3], Status::Connected);
+    assert_eq!(
+        *queries.lock().unwrap(),
+        [
+            "namespace=%2Fa%20b&enableErrors=true",
+            "namespace=%2Fa%20b&enableErrors=true&since=3"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_1003_close_stops_the_subscriber() {
+    let (addr, _) =
+        scripted_push_server(vec![(vec![], 1003, "unable to parse identity filters")]).await;
+    let mut subscriber = Client::builder(format!("http://{addr}"))
+        .build()
+        .unwrap()
+        .subscriber()
+        .start();
+    let statuses = status_until(&mut subscriber, |s| matches!(s, Status::Closed { .. })).await;
+    assert_eq!(
+        statuses.last(),
+        Some(&Status::Closed {
+            reason: "closed by the server: 1003 unable to parse identity filters".into()
+        })
+    );
+    assert_eq!(subscriber.next_event().await, None);
 }
