@@ -419,6 +419,8 @@ async fn scripted_push_server(
                 return;
             };
             let seen = seen.clone();
+            // The callback's signature is tungstenite's (its error is an HTTP response).
+            #[allow(clippy::result_large_err)]
             let callback =
                 move |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
                       response| {
