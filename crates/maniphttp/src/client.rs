@@ -169,8 +169,12 @@ struct Inner {
 pub(crate) struct Api {
     /// `http` or `https`.
     pub(crate) scheme: String,
-    /// `host:port`.
+    /// `host:port`, as given (the port may be left out).
     pub(crate) authority: String,
+    /// The host, without the brackets of an IPv6 address.
+    pub(crate) host: String,
+    /// The port, given or the scheme's (80, 443).
+    pub(crate) port: u16,
     /// The path prefix, without a trailing `/` (often empty).
     pub(crate) prefix: String,
 }
@@ -190,11 +194,13 @@ impl Api {
         };
         let authority = uri
             .authority()
-            .map(|a| a.to_string())
             .ok_or_else(|| Error::Config(format!("API address '{text}': no host")))?;
+        let default_port = if scheme == "https" { 443 } else { 80 };
         Ok(Self {
+            host: authority.host().trim_matches(['[', ']']).to_string(),
+            port: authority.port_u16().unwrap_or(default_port),
+            authority: authority.to_string(),
             scheme,
-            authority,
             prefix: uri.path().trim_end_matches('/').to_string(),
         })
     }
@@ -416,5 +422,33 @@ fn api_error(
         errors,
         request_id: header("x-request-id").map(str::to_string),
         retry_after: header("retry-after").and_then(parse_retry_after),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_give_host_port_and_prefix() {
+        let api = Api::parse("https://api.example.com/api/").unwrap();
+        assert_eq!(
+            (api.host.as_str(), api.port, api.prefix.as_str()),
+            ("api.example.com", 443, "/api")
+        );
+        assert_eq!(api.base(), "https://api.example.com/api");
+        let api = Api::parse("http://[::1]:8080").unwrap();
+        assert_eq!(
+            (api.host.as_str(), api.port, api.prefix.as_str()),
+            ("::1", 8080, "")
+        );
+        let api = Api::parse("http://localhost").unwrap();
+        assert_eq!((api.host.as_str(), api.port), ("localhost", 80));
+        assert_eq!(
+            Api::parse("localhost:8080").err(),
+            Some(Error::Config(
+                "API address 'localhost:8080': the scheme must be http or https".into()
+            ))
+        );
     }
 }

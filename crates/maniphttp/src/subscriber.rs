@@ -333,7 +333,7 @@ impl Session {
             request.headers_mut().insert("authorization", value);
         }
         let api = self.settings.client.api_parts();
-        let tcp = TcpStream::connect(&api.authority)
+        let tcp = TcpStream::connect((api.host.as_str(), api.port))
             .await
             .map_err(|e| retry(format!("cannot connect to {}: {e}", api.authority)))?;
         let _ = tcp.set_nodelay(true);
@@ -344,13 +344,8 @@ impl Session {
                 .tls_settings()
                 .client_config(&[b"http/1.1"])
                 .map_err(|e| Ended::Stop(e.to_string()))?;
-            let host = api
-                .authority
-                .rsplit_once(':')
-                .map_or(api.authority.as_str(), |(h, _)| h);
-            let name =
-                rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
-                    .map_err(|e| Ended::Stop(format!("server name '{host}': {e}")))?;
+            let name = rustls::pki_types::ServerName::try_from(api.host.clone())
+                .map_err(|e| Ended::Stop(format!("server name '{}': {e}", api.host)))?;
             let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
                 .connect(name, tcp)
                 .await
