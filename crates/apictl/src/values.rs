@@ -77,7 +77,7 @@ pub fn check(
             problems.push(format!("{}: no attribute '{name}'", kind.identity.name));
             continue;
         };
-        if attribute.server_owned && !attribute.identifier {
+        if attribute.server_owned {
             problems.push(format!("{name}: set by the server, it cannot be given"));
             continue;
         }
@@ -231,5 +231,16 @@ mod tests {
              createTime: set by the server, it cannot be given\n  \
              type: 'Nope' is not one of ENI, RDSCluster, RDSInstance, SecurityGroup, Subnet\n  name: required (--name)"
         );
+        let exported: Map<String, Value> =
+            serde_json::from_str(r#"{"ID":"x1","name":"web","entries":["10.0.0.0/8"]}"#).unwrap();
+        assert_eq!(
+            check(&catalog, network, &exported, Check::Create)
+                .unwrap_err()
+                .to_string(),
+            "invalid externalnetwork:\n  ID: set by the server, it cannot be given"
+        );
+        let mut fine = exported.clone();
+        fine.remove("ID");
+        assert!(check(&catalog, network, &fine, Check::Create).is_ok());
     }
 }

@@ -197,7 +197,7 @@ impl Subscriber {
         self.last.load(Ordering::SeqCst)
     }
 
-    /// Ends the session (the server sees a close 1000).
+    /// Ends the session: the connection is closed and nothing more is received.
     pub fn close(self) {
         drop(self);
     }
