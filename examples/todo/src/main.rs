@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! todo [--listen 127.0.0.1:18080] [--health 127.0.0.1:18081] [--cors _mirror_|ORIGIN,...] [--name demo]
-//!      [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM] [--tls-client-auth off|request|require]]
+//!      [--push] [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM] [--tls-client-auth off|request|require]]
 //! ```
 
 use std::net::SocketAddr;
@@ -11,13 +11,16 @@ use std::process::ExitCode;
 use bahamut::{CorsPolicy, Options};
 
 const USAGE: &str =
-    "usage: todo [--listen ADDR] [--health ADDR] [--cors _mirror_|ORIGIN,...] [--name NAME]
+    "usage: todo [--listen ADDR] [--health ADDR] [--cors _mirror_|ORIGIN,...] [--name NAME] [--push]
             [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM] [--tls-client-auth MODE]]
 
   --listen ADDR   ReST address (default 127.0.0.1:18080)
   --health ADDR   health address (default 127.0.0.1:18081; 'none' disables it)
   --cors VALUE    CORS policy: _mirror_ mirrors any origin, or a comma-separated list of origins
   --name NAME     service name shown on /_meta/name and in errors (default demo)
+  --push          push sessions on /events: every write's event goes to every session of the
+                  root namespace, the default (the todo model has no namespaces), as in the Go
+                  demo server
   --tls-cert PEM  serve the ReST address over TLS with this certificate chain (HTTP/1.1 and
                   HTTP/2 by ALPN; reloaded when the file changes or on SIGHUP)
   --tls-key PEM   the private key of --tls-cert
@@ -86,6 +89,7 @@ fn options(args: impl Iterator<Item = String>) -> Result<Options, String> {
                 let name = args.next().ok_or("--name needs a value")?;
                 options = options.with_service_name(&name);
             }
+            "--push" => options = options.with_push(bahamut::PushOptions::default()),
             "--tls-cert" => tls.cert = Some(value()?),
             "--tls-key" => tls.key = Some(value()?),
             "--tls-client-ca" => tls.client_ca = Some(value()?),
