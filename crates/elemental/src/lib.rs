@@ -60,6 +60,7 @@ pub mod namespace;
 mod operation;
 mod parameters;
 mod pushconfig;
+mod random;
 mod relationships;
 mod request;
 mod response;

@@ -50,7 +50,7 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .map(http::HeaderValue::as_bytes)
         .filter(|id| is_sane_request_id(id))
         .and_then(|id| std::str::from_utf8(id).ok())
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+        .map_or_else(crate::random::random_uuid, str::to_string)
 }
 
 fn is_sane_request_id(id: &[u8]) -> bool {
@@ -134,7 +134,7 @@ impl Request {
     /// A blank request for `operation` on `identity` under root, with a fresh id.
     pub fn new(operation: Operation, identity: Identity) -> Self {
         Self {
-            request_id: uuid::Uuid::new_v4().to_string(),
+            request_id: crate::random::random_uuid(),
             namespace: String::new(),
             recursive: false,
             propagated: false,

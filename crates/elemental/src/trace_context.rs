@@ -70,7 +70,7 @@ impl TraceContext {
     /// A new span: in the trace of `parent` (keeping its sampled flag), or at the root of a
     /// new sampled trace.
     pub fn child_of(parent: Option<&Self>) -> Self {
-        let random = uuid::Uuid::new_v4().into_bytes();
+        let random = crate::random::random_bytes();
         let mut span_id = [0; 8];
         span_id.copy_from_slice(&random[..8]);
         if span_id == [0; 8] {
@@ -83,7 +83,7 @@ impl TraceContext {
                 sampled: parent.sampled,
             },
             None => Self {
-                trace_id: uuid::Uuid::new_v4().into_bytes(),
+                trace_id: crate::random::random_bytes(),
                 span_id,
                 sampled: true,
             },
