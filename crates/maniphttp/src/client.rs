@@ -269,14 +269,12 @@ impl Client {
         self.inner.settings.token.current()
     }
 
-    /// An idempotency key for a create or update that has none, if the client adds them.
-    pub(crate) fn idempotency_key(&self, given: Option<&String>) -> Option<String> {
-        given.cloned().or_else(|| {
-            self.inner
-                .settings
-                .idempotency_keys
-                .then(|| uuid::Uuid::new_v4().to_string())
-        })
+    /// A fresh idempotency key for a create or update that has none, if the client adds them.
+    pub(crate) fn automatic_idempotency_key(&self) -> Option<String> {
+        self.inner
+            .settings
+            .idempotency_keys
+            .then(|| uuid::Uuid::new_v4().to_string())
     }
 
     /// Sends `call`, retrying what the policy allows until the call's deadline.

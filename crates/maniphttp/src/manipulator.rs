@@ -8,7 +8,7 @@ use manipulate::{
     BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext, Updated,
 };
 
-use crate::typed::{Operation, decode, total};
+use crate::typed::{self, Operation, decode};
 use crate::{Client, Error};
 
 /// Objects deleted per page by [`Manipulator::delete_many`].
@@ -104,15 +104,12 @@ impl Manipulator for Client {
             let answer = self
                 .documents(Method::GET, identity, None, ctx, None)
                 .await?;
-            let objects: Vec<Document> = if answer.body.is_empty() {
-                Vec::new()
-            } else {
-                json(&answer)?
-            };
+            let page = typed::page::<Document>(&answer)
+                .map_err(|e| ManipulateError::Internal(e.to_string()))?;
             Ok(Page {
-                total: total(&answer).unwrap_or(objects.len() as u64),
-                next: answer.header("x-next").map(str::to_string),
-                objects,
+                objects: page.objects,
+                total: page.total,
+                next: page.next,
             })
         })
     }

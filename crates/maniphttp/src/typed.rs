@@ -42,7 +42,7 @@ impl Client {
         let mut headers = wire::headers(op.ctx);
         let writes = matches!(op.method, Method::POST | Method::PUT);
         if writes && op.ctx.idempotency_key.is_none() {
-            if let Some(key) = self.idempotency_key(None) {
+            if let Some(key) = self.automatic_idempotency_key() {
                 headers.push(("idempotency-key", key));
             }
         }
@@ -107,16 +107,7 @@ impl Client {
                 encoding: self.encoding(),
             })
             .await?;
-        let objects: Vec<T> = if answer.body.is_empty() {
-            Vec::new()
-        } else {
-            decode(&answer)?
-        };
-        Ok(Page {
-            total: total(&answer).unwrap_or(objects.len() as u64),
-            next: answer.header("x-next").map(str::to_string),
-            objects,
-        })
+        page(&answer)
     }
 
     /// Replaces the object (by its id) with `object`; the answer is the object as stored.
@@ -166,6 +157,21 @@ impl Client {
             .await?;
         total(&answer).ok_or_else(|| Error::Decode("no X-Count-Total in the answer".into()))
     }
+}
+
+/// The page of a retrieve-many answer: its objects (none when the body is empty), the total
+/// (`X-Count-Total`, else how many came) and the next cursor (`X-Next`).
+pub(crate) fn page<T: serde::de::DeserializeOwned>(answer: &Answer) -> Result<Page<T>, Error> {
+    let objects: Vec<T> = if answer.body.is_empty() {
+        Vec::new()
+    } else {
+        decode(answer)?
+    };
+    Ok(Page {
+        total: total(answer).unwrap_or(objects.len() as u64),
+        next: answer.header("x-next").map(str::to_string),
+        objects,
+    })
 }
 
 /// The `X-Count-Total` of an answer.
