@@ -6,29 +6,12 @@ mod scenarios;
 
 use std::sync::Arc;
 
-use gaia::model::{ExternalNetwork, manager};
 use manipulate::{Manipulator, MemoryManipulator};
-
-async fn start(store: Arc<dyn Manipulator>) -> testkit::Running {
-    testkit::start(|options| {
-        let options =
-            options
-                .with_model(0, manager())
-                .with_retriever(Arc::new(crud::StoreRetriever::new(
-                    store.clone(),
-                    manager(),
-                )));
-        let mut server = bahamut::Server::new(options);
-        server.register_processor(crud::processor::<ExternalNetwork>(store))?;
-        Ok(server)
-    })
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_owns_ids_namespaces_and_times() {
     let store: Arc<dyn Manipulator> = Arc::new(MemoryManipulator::new());
-    let running = start(store.clone()).await;
+    let running = scenarios::crud_server(store.clone()).await;
     scenarios::the_server_owns_ids_namespaces_and_times(running.addr, store.as_ref()).await;
     running.stop().await.expect("stop");
 }
@@ -36,7 +19,7 @@ async fn the_server_owns_ids_namespaces_and_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_outside_the_namespace_subtree_is_read_changed_or_counted() {
     let store: Arc<dyn Manipulator> = Arc::new(MemoryManipulator::new());
-    let running = start(store).await;
+    let running = scenarios::crud_server(store).await;
     scenarios::nothing_outside_the_namespace_subtree_is_read_changed_or_counted(running.addr).await;
     running.stop().await.expect("stop");
 }

@@ -140,31 +140,15 @@ async fn delete_many_goes_through_pages() {
 /// maniphttp client of the first.
 async fn backend_and_proxy() -> (Arc<dyn Manipulator>, testkit::Running, testkit::Running) {
     let memory: Arc<dyn Manipulator> = Arc::new(MemoryManipulator::new());
-    let backend = crud_server(memory.clone()).await;
+    let backend = scenarios::crud_server(memory.clone()).await;
     let client: Arc<dyn Manipulator> = Arc::new(
         Client::builder(format!("http://{}", backend.addr))
             .with_model(manager())
             .build()
             .unwrap(),
     );
-    let proxy = crud_server(client).await;
+    let proxy = scenarios::crud_server(client).await;
     (memory, backend, proxy)
-}
-
-async fn crud_server(store: Arc<dyn Manipulator>) -> testkit::Running {
-    testkit::start(|options| {
-        let options =
-            options
-                .with_model(0, manager())
-                .with_retriever(Arc::new(crud::StoreRetriever::new(
-                    store.clone(),
-                    manager(),
-                )));
-        let mut server = bahamut::Server::new(options);
-        server.register_processor(crud::processor::<ExternalNetwork>(store))?;
-        Ok(server)
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,28 @@
 //! and by maniphttp's `proxy.rs` through a proxy server whose store is a remote server.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use gaia::model::ExternalNetwork;
+use gaia::model::{ExternalNetwork, manager};
 use manipulate::Manipulator;
 use testkit::{call, json};
+
+/// A server on port 0 whose external networks are crud's processor over `store`.
+pub async fn crud_server(store: Arc<dyn Manipulator>) -> testkit::Running {
+    testkit::start(|options| {
+        let options =
+            options
+                .with_model(0, manager())
+                .with_retriever(Arc::new(crud::StoreRetriever::new(
+                    store.clone(),
+                    manager(),
+                )));
+        let mut server = bahamut::Server::new(options);
+        server.register_processor(crud::processor::<ExternalNetwork>(store))?;
+        Ok(server)
+    })
+    .await
+}
 
 /// Server-side ids and times; update and patch keep what the server owns; counts. `store` is
 /// where the objects end up.
