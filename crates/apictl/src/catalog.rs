@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use elemental::export::regex::Regex;
 use elemental::{AttributeSpecification, AttributeType, Identity, ModelManager};
 
 /// One attribute, as the CLI reads and checks it.
@@ -29,8 +30,9 @@ pub struct Attribute {
     pub identifier: bool,
     /// Allowed values of an enum.
     pub choices: Vec<String>,
-    /// A regular expression the value must match, and the message when it does not.
-    pub pattern: Option<(String, Option<String>)>,
+    /// A regular expression the value must match (compiled once; one that does not compile is
+    /// left to the server), and the message when it does not.
+    pub pattern: Option<(Regex, Option<String>)>,
     /// Length bounds (characters).
     pub min_length: Option<usize>,
     /// Length bounds (characters).
@@ -175,6 +177,10 @@ fn flag_name(name: &str) -> String {
     regolithe::snake_case(name).replace('_', "-")
 }
 
+fn pattern(text: Option<&str>, message: Option<String>) -> Option<(Regex, Option<String>)> {
+    Some((Regex::new(text?).ok()?, message))
+}
+
 fn from_generated(spec: &AttributeSpecification) -> Attribute {
     Attribute {
         name: spec.name.to_string(),
@@ -187,12 +193,10 @@ fn from_generated(spec: &AttributeSpecification) -> Attribute {
         creation_only: spec.creation_only,
         identifier: spec.identifier,
         choices: spec.allowed_choices.iter().map(|c| c.to_string()).collect(),
-        pattern: spec.allowed_chars.map(|p| {
-            (
-                p.to_string(),
-                spec.allowed_chars_message.map(str::to_string),
-            )
-        }),
+        pattern: pattern(
+            spec.allowed_chars,
+            spec.allowed_chars_message.map(str::to_string),
+        ),
         min_length: spec.min_length,
         max_length: spec.max_length,
         min_value: spec.min_value,
@@ -213,10 +217,10 @@ fn from_spec(spec: &regolithe::spec::AttributeSpec) -> Attribute {
         creation_only: spec.creation_only,
         identifier: spec.identifier,
         choices: spec.allowed_choices.clone(),
-        pattern: spec
-            .allowed_chars
-            .clone()
-            .map(|p| (p, spec.allowed_chars_message.clone())),
+        pattern: pattern(
+            spec.allowed_chars.as_deref(),
+            spec.allowed_chars_message.clone(),
+        ),
         min_length: spec.min_length.map(|n| n as usize),
         max_length: spec.max_length.map(|n| n as usize),
         min_value: spec.min_value,

@@ -174,10 +174,7 @@ fn check_scalar(attribute: &Attribute, value: &Value) -> Result<(), String> {
             return Err(format!("{name}: at most {max} characters"));
         }
         if let Some((pattern, message)) = &attribute.pattern {
-            let matches = elemental::export::regex::Regex::new(pattern)
-                .map(|r| r.is_match(text))
-                .unwrap_or(true);
-            if !matches {
+            if !pattern.is_match(text) {
                 let why = message
                     .clone()
                     .unwrap_or_else(|| format!("must match {pattern}"));
