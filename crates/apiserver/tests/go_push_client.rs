@@ -220,6 +220,8 @@ async fn msgpack_configs_in_text_frames_and_events_with_timestamp_extensions() {
         &hex("83a766696c7465727380aa6964656e74697469657381a47461736bc0aa706172616d6574657273c0"),
     )
     .await;
+    // The config is read by the session's task; give it the time to apply before the write.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     create(s.addr, "pc-mp-2").await;
     assert!(
         go.next(Duration::from_millis(300)).await.is_none(),
