@@ -1,7 +1,8 @@
 //! # manipsql
 //!
 //! SQL backends of [`manipulate::Manipulator`]: SQLite (embedded, the default of the apiserver:
-//! one file, WAL, foreign keys, busy timeout) and PostgreSQL (`tokio-postgres` + a pool).
+//! one file, WAL, foreign keys, busy timeout, reads on a pool of read-only connections, writes
+//! on one connection with group commit) and PostgreSQL (`tokio-postgres` + a pool).
 //!
 //! - The table of each identity is derived from its attribute specs: one typed column per
 //!   stored attribute (JSON for lists and objects), an insertion sequence, a unique index on

@@ -14,9 +14,15 @@ use crate::statements;
 
 /// What a backend does: run statements.
 pub(crate) trait Executor: Send + Sync + 'static {
-    /// Runs the statements in one transaction and returns the rows of the last one as
-    /// documents of `table`.
+    /// The rows of a query, as documents of `table`.
     fn documents(
+        &self,
+        select: Sql,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
+    /// Runs the statements (writes) in one transaction and returns the rows of the last one
+    /// (`RETURNING`) as documents of `table`.
+    fn written_documents(
         &self,
         statements: Vec<Sql>,
         table: Arc<TableSchema>,
@@ -54,20 +60,6 @@ impl SqlManipulator {
         self.schema
             .table(identity)
             .map_err(|e| ManipulateError::Internal(e.to_string()))
-    }
-
-    async fn one(
-        &self,
-        statements: Vec<Sql>,
-        table: Arc<TableSchema>,
-        id: &str,
-    ) -> Result<Document, ManipulateError> {
-        self.executor
-            .documents(statements, table)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or_else(|| ManipulateError::NotFound { id: id.to_string() })
     }
 
     async fn page(
@@ -113,7 +105,7 @@ impl SqlManipulator {
             )
         };
         let everything = ctx.after.is_none() && limit.is_none() && ctx.page_size == 0;
-        let objects = self.executor.documents(vec![select], table.clone()).await?;
+        let objects = self.executor.documents(select, table.clone()).await?;
         let total = if everything {
             objects.len() as u64
         } else {
@@ -163,9 +155,8 @@ impl SqlManipulator {
             .await?
             .ok_or_else(|| ManipulateError::Internal(format!("idempotency key '{key}' lost")))?;
         let select = statements::select_one(&table, &StoreContext::default(), d, &owner);
-        Ok(Created::Replayed(
-            self.one(vec![select], table, &owner).await?,
-        ))
+        let found = self.executor.documents(select, table).await?;
+        Ok(Created::Replayed(first(found, &owner)?))
     }
 }
 
@@ -187,7 +178,7 @@ impl Manipulator for SqlManipulator {
         Box::pin(async move {
             let table = self.table(identity)?;
             let select = statements::select_one(&table, ctx, self.dialect, id);
-            self.one(vec![select], table, id).await
+            first(self.executor.documents(select, table).await?, id)
         })
     }
 
@@ -236,7 +227,8 @@ impl Manipulator for SqlManipulator {
         Box::pin(async move {
             let table = self.table(identity)?;
             let delete = statements::delete_one(&table, ctx, self.dialect, id);
-            self.one(vec![delete], table, id).await
+            let deleted = self.executor.written_documents(vec![delete], table).await?;
+            first(deleted, id)
         })
     }
 
@@ -267,6 +259,14 @@ impl Manipulator for SqlManipulator {
                 .await
         })
     }
+}
+
+/// The one object a statement on `id` found, or not found.
+fn first(found: Vec<Document>, id: &str) -> Result<Document, ManipulateError> {
+    found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ManipulateError::NotFound { id: id.to_string() })
 }
 
 /// A unique index refusing a write, as the client is told of it (other errors pass).

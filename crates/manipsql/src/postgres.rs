@@ -155,6 +155,14 @@ struct PostgresExecutor {
 impl Executor for PostgresExecutor {
     fn documents(
         &self,
+        select: Sql,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
+        self.written_documents(vec![select], table)
+    }
+
+    fn written_documents(
+        &self,
         mut statements: Vec<Sql>,
         table: Arc<TableSchema>,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {

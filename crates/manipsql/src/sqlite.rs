@@ -1,5 +1,8 @@
 //! The embedded backend: one SQLite file in WAL mode, with foreign keys on and a busy timeout.
-//! Statements run on a small pool of connections, on tokio's blocking threads.
+//! Reads run on a small pool of read-only connections, on tokio's blocking threads; writes go
+//! to one writer connection that commits them in groups (see [`writer`]).
+
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -18,6 +21,7 @@ use crate::manipulator::{Executor, SqlManipulator};
 use crate::migrate;
 use crate::schema::{Schema, TableSchema};
 use crate::sql::{Dialect, Sql, SqlValue};
+use writer::{Returns, Writer, Written};
 
 /// Options of the SQLite backend.
 #[derive(Debug, Clone)]
@@ -26,7 +30,9 @@ pub struct SqliteOptions {
     pub path: PathBuf,
     /// How long a statement waits for a lock held by another connection or process. Default 5 s.
     pub busy_timeout: Duration,
-    /// At most this many statements run at once. Default 4.
+    /// At most this many reads run at once, each on its own connection. Default 4. Writes
+    /// run on one more connection, one transaction at a time, concurrent writes grouped into
+    /// one transaction.
     pub connections: usize,
     /// `synchronous=FULL` (every commit survives a power loss) instead of the default
     /// `synchronous=NORMAL` (every commit survives a crash of the process; the last ones may be
@@ -49,6 +55,7 @@ impl SqliteOptions {
 /// Largest compiled size of one `matches` expression (as the matcher).
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// The read connections: opened when first needed, kept once opened.
 struct Pool {
     options: SqliteOptions,
     idle: Mutex<Vec<Connection>>,
@@ -87,8 +94,15 @@ fn open_connection(options: &SqliteOptions) -> Result<Connection, rusqlite::Erro
     Ok(conn)
 }
 
+/// A connection that can only read (a write through it is an error).
+fn open_reader(options: &SqliteOptions) -> Result<Connection, rusqlite::Error> {
+    let conn = open_connection(options)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
 impl Pool {
-    /// Runs `work` on a connection, on a blocking thread.
+    /// Runs `work` on a read connection, on a blocking thread.
     async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, ManipulateError>
     where
         T: Send + 'static,
@@ -103,7 +117,7 @@ impl Pool {
             let idle = pool.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
             let mut conn = match idle {
                 Some(conn) => conn,
-                None => open_connection(&pool.options).map_err(storage_error)?,
+                None => open_reader(&pool.options).map_err(storage_error)?,
             };
             let result = work(&mut conn).map_err(storage_error);
             if let Ok(mut idle) = pool.idle.lock() {
@@ -178,45 +192,43 @@ fn execute(conn: &Connection, sql: Sql) -> Result<usize, rusqlite::Error> {
 }
 
 struct SqliteExecutor {
-    pool: Arc<Pool>,
+    readers: Arc<Pool>,
+    writer: Writer,
 }
 
 impl Executor for SqliteExecutor {
     fn documents(
         &self,
-        mut statements: Vec<Sql>,
+        select: Sql,
         table: Arc<TableSchema>,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
         Box::pin(async move {
             let width = table.columns.len();
             let cells = self
-                .pool
-                .run(move |conn| {
-                    let Some(last) = statements.pop() else {
-                        return Ok(Vec::new());
-                    };
-                    if statements.is_empty() {
-                        return rows(conn, last, width);
-                    }
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    for sql in statements {
-                        execute(&tx, sql)?;
-                    }
-                    let out = rows(&tx, last, width)?;
-                    tx.commit()?;
-                    Ok(out)
-                })
+                .readers
+                .run(move |conn| rows(conn, select, width))
                 .await?;
-            cells
-                .into_iter()
-                .map(|row| to_document(&table.columns, row))
-                .collect()
+            to_documents(&table, cells)
+        })
+    }
+
+    fn written_documents(
+        &self,
+        statements: Vec<Sql>,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
+        Box::pin(async move {
+            let width = table.columns.len();
+            match self.writer.write(statements, Returns::Rows(width)).await? {
+                Written::Rows(cells) => to_documents(&table, cells),
+                Written::Changes(_) => Ok(Vec::new()),
+            }
         })
     }
 
     fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
         Box::pin(async move {
-            let found = self.pool.run(move |conn| rows(conn, sql, 1)).await?;
+            let found = self.readers.run(move |conn| rows(conn, sql, 1)).await?;
             match found.first().and_then(|row| row.first()) {
                 Some(Cell::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
                 _ => Err(ManipulateError::Internal(
@@ -228,7 +240,7 @@ impl Executor for SqliteExecutor {
 
     fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>> {
         Box::pin(async move {
-            let found = self.pool.run(move |conn| rows(conn, sql, 1)).await?;
+            let found = self.readers.run(move |conn| rows(conn, sql, 1)).await?;
             Ok(
                 match found
                     .into_iter()
@@ -242,29 +254,25 @@ impl Executor for SqliteExecutor {
         })
     }
 
-    fn changes(&self, mut statements: Vec<Sql>) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+    fn changes(&self, statements: Vec<Sql>) -> BoxFuture<'_, Result<u64, ManipulateError>> {
         Box::pin(async move {
-            let changed = self
-                .pool
-                .run(move |conn| {
-                    let Some(last) = statements.pop() else {
-                        return Ok(0);
-                    };
-                    if statements.is_empty() {
-                        return execute(conn, last);
-                    }
-                    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    for sql in statements {
-                        execute(&tx, sql)?;
-                    }
-                    let changed = execute(&tx, last)?;
-                    tx.commit()?;
-                    Ok(changed)
-                })
-                .await?;
-            Ok(changed as u64)
+            match self.writer.write(statements, Returns::Changes).await? {
+                Written::Changes(n) => Ok(n as u64),
+                Written::Rows(rows) => Ok(rows.len() as u64),
+            }
         })
     }
+}
+
+/// Rows of `table` as documents.
+fn to_documents(
+    table: &TableSchema,
+    cells: Vec<Vec<Cell>>,
+) -> Result<Vec<Document>, ManipulateError> {
+    cells
+        .into_iter()
+        .map(|row| to_document(&table.columns, row))
+        .collect()
 }
 
 fn migrate(conn: &mut Connection, schema: &Schema) -> Result<(), SqlError> {
@@ -311,15 +319,16 @@ pub async fn open_sqlite(
     .await
     .map_err(|e| SqlError::Open(format!("{path}: {e}")))??;
     tracing::info!(path, "SQLite store ready");
+    let writer = Writer::start(conn).map_err(|e| SqlError::Open(format!("{path}: {e}")))?;
     let permits = options.connections.max(1);
-    let pool = Arc::new(Pool {
+    let readers = Arc::new(Pool {
         options,
-        idle: Mutex::new(vec![conn]),
+        idle: Mutex::new(Vec::new()),
         permits: Semaphore::new(permits),
     });
     Ok(SqlManipulator::new(
         schema,
         Dialect::Sqlite,
-        Arc::new(SqliteExecutor { pool }),
+        Arc::new(SqliteExecutor { readers, writer }),
     ))
 }

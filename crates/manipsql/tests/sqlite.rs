@@ -2,7 +2,7 @@
 
 use gaia::model::ExternalNetwork;
 use manipsql::{SqlError, SqliteOptions, open_sqlite};
-use manipulate::StoreContext;
+use manipulate::{Manipulator, StoreContext};
 use testkit::env::TempDir;
 
 fn network(id: &str, name: &str) -> ExternalNetwork {
@@ -199,4 +199,64 @@ async fn the_largest_accepted_filters_run_on_sqlite() {
             &text[..60]
         );
     }
+}
+
+/// Group commit: many concurrent creates share transactions; a duplicate id fails alone with a
+/// conflict, every other create is stored and readable once answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_commit_in_groups_and_a_duplicate_fails_alone() {
+    let dir = TempDir::new("manipsql_group_commit");
+    let store = std::sync::Arc::new(
+        open_sqlite(
+            SqliteOptions::new(dir.path().join("store.db")),
+            gaia::model::manager(),
+        )
+        .await
+        .expect("open"),
+    );
+    let creates: Vec<_> = (0..300)
+        .map(|i| {
+            let store = store.clone();
+            // Every fifth create reuses the id of the one before it.
+            let id = format!("n{}", if i % 5 == 4 { i - 1 } else { i });
+            tokio::spawn(async move {
+                let ctx = StoreContext::in_namespace("/");
+                let created =
+                    manipulate::create(store.as_ref(), network(&id, &format!("net-{i}")), &ctx)
+                        .await;
+                let read = match &created {
+                    Ok(_) => manipulate::retrieve::<ExternalNetwork>(store.as_ref(), &id, &ctx)
+                        .await
+                        .map(|found| found.id),
+                    Err(e) => Err(e.clone()),
+                };
+                (id, created.map(|_| ()), read)
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for create in creates {
+        let (id, created, read) = create.await.expect("task");
+        match created {
+            Ok(()) => {
+                assert_eq!(read, Ok(id));
+                stored += 1;
+            }
+            Err(e) => assert_eq!(
+                e,
+                manipulate::ManipulateError::ConstraintViolation(format!(
+                    "an object with ID '{id}' already exists"
+                ))
+            ),
+        }
+    }
+    assert_eq!(stored, 240);
+    let all = store
+        .count(
+            <ExternalNetwork as elemental::ModelIdentity>::IDENTITY,
+            &StoreContext::in_namespace("/"),
+        )
+        .await
+        .expect("count");
+    assert_eq!(all, 240);
 }
