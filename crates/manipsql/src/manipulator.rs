@@ -20,6 +20,13 @@ pub(crate) trait Executor: Send + Sync + 'static {
         select: Sql,
         table: Arc<TableSchema>,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
+    /// The row of a query through the unique `ID` index (at most one), as a document of
+    /// `table`; a backend may run it where a longer query would not be (on an async worker).
+    fn document_by_id(
+        &self,
+        select: Sql,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
     /// Runs the statements (writes) in one transaction and returns the rows of the last one
     /// (`RETURNING`) as documents of `table`.
     fn written_documents(
@@ -29,7 +36,8 @@ pub(crate) trait Executor: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
     /// The integer in the first column of the first row (a `COUNT(*)`).
     fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>>;
-    /// The text in the first column of the first row, if there is a row.
+    /// The text in the first column of the first row, if there is a row; the query reads
+    /// one row through a unique index.
     fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>>;
     /// Runs the statements in one transaction; returns how many rows the last one changed.
     fn changes(&self, statements: Vec<Sql>) -> BoxFuture<'_, Result<u64, ManipulateError>>;
@@ -155,7 +163,7 @@ impl SqlManipulator {
             .await?
             .ok_or_else(|| ManipulateError::Internal(format!("idempotency key '{key}' lost")))?;
         let select = statements::select_one(&table, &StoreContext::default(), d, &owner);
-        let found = self.executor.documents(select, table).await?;
+        let found = self.executor.document_by_id(select, table).await?;
         Ok(Created::Replayed(first(found, &owner)?))
     }
 }
@@ -178,7 +186,7 @@ impl Manipulator for SqlManipulator {
         Box::pin(async move {
             let table = self.table(identity)?;
             let select = statements::select_one(&table, ctx, self.dialect, id);
-            first(self.executor.documents(select, table).await?, id)
+            first(self.executor.document_by_id(select, table).await?, id)
         })
     }
 

@@ -152,40 +152,58 @@ struct PostgresExecutor {
     pool: Pool,
 }
 
+impl PostgresExecutor {
+    /// Runs the statements (in one transaction when there are several) and returns the rows
+    /// of the last one as documents of `table`.
+    async fn query_documents(
+        &self,
+        mut statements: Vec<Sql>,
+        table: Arc<TableSchema>,
+    ) -> Result<Vec<Document>, ManipulateError> {
+        let Some(last) = statements.pop() else {
+            return Ok(Vec::new());
+        };
+        let mut client = self.pool.get().await.map_err(pool_error)?;
+        let rows = if statements.is_empty() {
+            run(&client, last).await?
+        } else {
+            let tx = client.transaction().await.map_err(storage_error)?;
+            for sql in statements {
+                run(&tx, sql).await?;
+            }
+            let rows = run(&tx, last).await?;
+            tx.commit().await.map_err(storage_error)?;
+            rows
+        };
+        rows.iter()
+            .map(|row| to_document(&table.columns, cells(row, &table)?))
+            .collect()
+    }
+}
+
 impl Executor for PostgresExecutor {
     fn documents(
         &self,
         select: Sql,
         table: Arc<TableSchema>,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
-        self.written_documents(vec![select], table)
+        Box::pin(self.query_documents(vec![select], table))
+    }
+
+    fn document_by_id(
+        &self,
+        select: Sql,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
+        Box::pin(self.query_documents(vec![select], table))
     }
 
     fn written_documents(
         &self,
-        mut statements: Vec<Sql>,
+        statements: Vec<Sql>,
         table: Arc<TableSchema>,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
-        Box::pin(async move {
-            let Some(last) = statements.pop() else {
-                return Ok(Vec::new());
-            };
-            let mut client = self.pool.get().await.map_err(pool_error)?;
-            let rows = if statements.is_empty() {
-                run(&client, last).await?
-            } else {
-                let tx = client.transaction().await.map_err(storage_error)?;
-                for sql in statements {
-                    run(&tx, sql).await?;
-                }
-                let rows = run(&tx, last).await?;
-                tx.commit().await.map_err(storage_error)?;
-                rows
-            };
-            rows.iter()
-                .map(|row| to_document(&table.columns, cells(row, &table)?))
-                .collect()
-        })
+        Box::pin(self.query_documents(statements, table))
     }
 
     fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {

@@ -102,31 +102,53 @@ fn open_reader(options: &SqliteOptions) -> Result<Connection, rusqlite::Error> {
 }
 
 impl Pool {
-    /// Runs `work` on a read connection, on a blocking thread.
+    /// Runs `work` on a read connection, on a blocking thread: for reads whose time depends on
+    /// the data (lists, counts), which must not hold up the tasks of an async worker.
     async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, ManipulateError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
-        let _permit =
-            self.permits.acquire().await.map_err(|_| {
-                ManipulateError::CannotCommunicate("the SQLite pool is closed".into())
-            })?;
+        let _permit = self.permit().await?;
         let pool = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let idle = pool.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
-            let mut conn = match idle {
-                Some(conn) => conn,
-                None => open_reader(&pool.options).map_err(storage_error)?,
-            };
-            let result = work(&mut conn).map_err(storage_error);
-            if let Ok(mut idle) = pool.idle.lock() {
-                idle.push(conn);
-            }
-            result
-        })
-        .await
-        .map_err(|e| ManipulateError::Internal(format!("a storage task failed: {e}")))?
+        tokio::task::spawn_blocking(move || pool.with_connection(work))
+            .await
+            .map_err(|e| ManipulateError::Internal(format!("a storage task failed: {e}")))?
+    }
+
+    /// Runs `work` on a read connection on the calling thread: for reads of one row through a
+    /// unique index, which take microseconds, less than handing them to a blocking thread and
+    /// back would.
+    async fn run_here<T, F>(&self, work: F) -> Result<T, ManipulateError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    {
+        let _permit = self.permit().await?;
+        self.with_connection(work)
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ManipulateError> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| ManipulateError::CannotCommunicate("the SQLite pool is closed".into()))
+    }
+
+    /// Runs `work` on an idle connection (opened if there is none) and keeps the connection.
+    fn with_connection<T, F>(&self, work: F) -> Result<T, ManipulateError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
+    {
+        let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => open_reader(&self.options).map_err(storage_error)?,
+        };
+        let result = work(&mut conn).map_err(storage_error);
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.push(conn);
+        }
+        result
     }
 }
 
@@ -212,6 +234,21 @@ impl Executor for SqliteExecutor {
         })
     }
 
+    fn document_by_id(
+        &self,
+        select: Sql,
+        table: Arc<TableSchema>,
+    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
+        Box::pin(async move {
+            let width = table.columns.len();
+            let cells = self
+                .readers
+                .run_here(move |conn| rows(conn, select, width))
+                .await?;
+            to_documents(&table, cells)
+        })
+    }
+
     fn written_documents(
         &self,
         statements: Vec<Sql>,
@@ -240,7 +277,10 @@ impl Executor for SqliteExecutor {
 
     fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>> {
         Box::pin(async move {
-            let found = self.readers.run(move |conn| rows(conn, sql, 1)).await?;
+            let found = self
+                .readers
+                .run_here(move |conn| rows(conn, sql, 1))
+                .await?;
             Ok(
                 match found
                     .into_iter()
