@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use elemental::TraceContext;
+use elemental::{TraceContext, hex};
 use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -318,10 +318,6 @@ fn attribute_json(value: &Attribute) -> Value {
         Attribute::Float(float) => json!({"doubleValue": float}),
         Attribute::Bool(bool) => json!({"boolValue": bool}),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `N` bytes from `2 * N` hex digits.

@@ -639,8 +639,8 @@ async fn handle(
         "request",
         id = %request_id,
         method = %method,
-        trace_id = %Hex(&trace.trace_id),
-        span_id = %Hex(&trace.span_id),
+        trace_id = %trace.trace_id_hex(),
+        span_id = %trace.span_id_hex(),
         parent_span_id = tracing::field::Empty,
         identity = tracing::field::Empty,
         operation = tracing::field::Empty,
@@ -650,7 +650,7 @@ async fn handle(
     if let Some(parent) = &parent {
         span.record(
             "parent_span_id",
-            tracing::field::display(Hex(&parent.span_id)),
+            tracing::field::display(parent.span_id_hex()),
         );
     }
     let metrics = inner.options.metrics.clone();
@@ -729,15 +729,6 @@ fn access_log(
     }
 }
 
-/// Lowercase hex of trace and span ids, for span fields.
-struct Hex<'a>(&'a [u8]);
-
-impl std::fmt::Display for Hex<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
-    }
-}
-
 /// The response header that carries the request id.
 const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
@@ -802,7 +793,11 @@ async fn respond(
                 request_id,
                 trace,
             };
-            return crate::dispatch::handle_model(inner.clone(), parts, &path, body, origin).await;
+            // Boxed: the model pipeline's state is large, and the future of every request
+            // (static files and health included) would otherwise carry it and be copied whole
+            // each time hyper moves it.
+            let model = crate::dispatch::handle_model(inner.clone(), parts, &path, body, origin);
+            return Box::pin(model).await;
         }
         Route::Root => match &inner.options.root_handler {
             Some(handler) => custom(handler, parts, body).await,

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
-use elemental::{ClientCertificate, SubjectAltName};
+use elemental::{ClientCertificate, SubjectAltName, hex};
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -436,10 +436,6 @@ fn subject_alt_name(name: &x509_parser::extensions::GeneralName<'_>) -> Option<S
         },
         _ => None,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Authenticates requests that come with a verified client certificate, and leaves its identity

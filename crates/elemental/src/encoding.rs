@@ -110,7 +110,7 @@ pub fn convert(from: EncodingType, to: EncodingType, data: &[u8]) -> Result<Vec<
 /// unparsable values, 415 `Cannot find any acceptable Content-Type media type in provided
 /// header: <raw>` (and the same for `Accept`) for media types we do not speak.
 pub fn encodings_from_headers(headers: &HeaderMap) -> Result<(EncodingType, EncodingType), Error> {
-    let read = match header_str(headers, "content-type", "Content-Type")? {
+    let read = match header_str(headers, &http::header::CONTENT_TYPE, "Content-Type")? {
         None | Some("") => EncodingType::Json,
         Some(raw) => {
             let media = parse_media_type(raw)
@@ -118,7 +118,7 @@ pub fn encodings_from_headers(headers: &HeaderMap) -> Result<(EncodingType, Enco
             EncodingType::from_media_type(&media).ok_or_else(|| unsupported("Content-Type", raw))?
         }
     };
-    let write = match header_str(headers, "accept", "Accept")? {
+    let write = match header_str(headers, &http::header::ACCEPT, "Accept")? {
         None | Some("") => EncodingType::Json,
         Some(raw) => negotiate_accept(raw)?,
     };
@@ -147,7 +147,7 @@ fn unsupported(header: &str, raw: &str) -> Error {
 
 fn header_str<'a>(
     headers: &'a HeaderMap,
-    key: &str,
+    key: &http::HeaderName,
     display: &str,
 ) -> Result<Option<&'a str>, Error> {
     match headers.get(key) {

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderName, Method};
 use serde::de::DeserializeOwned;
 
 use crate::parameters::parse_bool;
@@ -46,11 +46,29 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// ```
 pub fn request_id(headers: &HeaderMap) -> String {
     headers
-        .get("x-request-id")
+        .get(&names::X_REQUEST_ID)
         .map(http::HeaderValue::as_bytes)
         .filter(|id| is_sane_request_id(id))
         .and_then(|id| std::str::from_utf8(id).ok())
         .map_or_else(crate::random::random_uuid, str::to_string)
+}
+
+/// The request headers read, as constants: a lookup by a constant name skips parsing the name.
+mod names {
+    use http::HeaderName;
+
+    pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+    pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+    pub static X_NAMESPACE: HeaderName = HeaderName::from_static("x-namespace");
+    pub static X_EXTERNAL_TRACKING_ID: HeaderName =
+        HeaderName::from_static("x-external-tracking-id");
+    pub static X_EXTERNAL_TRACKING_TYPE: HeaderName =
+        HeaderName::from_static("x-external-tracking-type");
+    pub static X_READ_CONSISTENCY: HeaderName = HeaderName::from_static("x-read-consistency");
+    pub static X_WRITE_CONSISTENCY: HeaderName = HeaderName::from_static("x-write-consistency");
+    pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+    pub static X_FIELDS: HeaderName = HeaderName::from_static("x-fields");
 }
 
 fn is_sane_request_id(id: &[u8]) -> bool {
@@ -319,37 +337,37 @@ impl Request {
     }
 
     fn read_headers(&mut self, headers: &HeaderMap, context: &RequestContext<'_>) {
-        let get = |name: &str| {
+        let get = |name: &HeaderName| {
             headers
                 .get(name)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        if let Some(auth) = get("authorization") {
+        if let Some(auth) = get(&http::header::AUTHORIZATION) {
             let parts: Vec<&str> = auth.split(' ').collect();
             if let [scheme, token] = parts.as_slice() {
                 self.auth_scheme = scheme.to_string();
                 self.auth_token = token.to_string();
             }
         }
-        self.client_ip = get("x-forwarded-for")
+        self.client_ip = get(&names::X_FORWARDED_FOR)
             .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
             .filter(|v| !v.is_empty())
-            .or_else(|| get("x-real-ip"))
+            .or_else(|| get(&names::X_REAL_IP))
             .or_else(|| context.remote_addr.map(|a| a.ip().to_string()))
             .unwrap_or_default();
         self.client_certificate = context.client_certificate.cloned();
         self.trace = Some(context.trace.unwrap_or_else(|| {
             TraceContext::child_of(TraceContext::from_headers(headers).as_ref())
         }));
-        self.namespace = get("x-namespace").unwrap_or_default();
-        self.external_tracking_id = get("x-external-tracking-id").unwrap_or_default();
-        self.external_tracking_type = get("x-external-tracking-type").unwrap_or_default();
-        self.read_consistency = get("x-read-consistency");
-        self.write_consistency = get("x-write-consistency");
-        self.idempotency_key = get("idempotency-key");
+        self.namespace = get(&names::X_NAMESPACE).unwrap_or_default();
+        self.external_tracking_id = get(&names::X_EXTERNAL_TRACKING_ID).unwrap_or_default();
+        self.external_tracking_type = get(&names::X_EXTERNAL_TRACKING_TYPE).unwrap_or_default();
+        self.read_consistency = get(&names::X_READ_CONSISTENCY);
+        self.write_consistency = get(&names::X_WRITE_CONSISTENCY);
+        self.idempotency_key = get(&names::IDEMPOTENCY_KEY);
         self.fields = headers
-            .get_all("x-fields")
+            .get_all(&names::X_FIELDS)
             .iter()
             .flat_map(|v| {
                 String::from_utf8_lossy(v.as_bytes())

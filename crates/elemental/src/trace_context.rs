@@ -63,7 +63,9 @@ impl TraceContext {
 
     /// The context in the `traceparent` header of `headers`, if valid.
     pub fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
-        let value = headers.get(TRACEPARENT_HEADER)?.to_str().ok()?;
+        // A constant name: the map is searched without parsing the name first.
+        static NAME: http::HeaderName = http::HeaderName::from_static(TRACEPARENT_HEADER);
+        let value = headers.get(&NAME)?.to_str().ok()?;
         Self::parse(value.trim())
     }
 
@@ -114,8 +116,12 @@ impl fmt::Display for TraceContext {
     }
 }
 
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes` (trace and span ids, certificate fingerprints).
+///
+/// ```
+/// assert_eq!(elemental::hex(&[0x00, 0xf0, 0x67]), "00f067");
+/// ```
+pub fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
