@@ -1,6 +1,8 @@
 //! Retrieve-many with a filter and a page of 100 over 100k stored objects, on the in-memory
 //! backend (the baseline), SQLite and PostgreSQL (when `APISERVER_TEST_POSTGRES_URL` is set).
-//! Prints p50 / p99 latencies. `BENCH_OBJECTS` changes the number of objects.
+//! Prints p50 / p99 latencies of two queries (page 3 of 100 with the exact total, and 100 objects
+//! after a cursor nine tenths into the matching set) and their ratios to the in-memory backend.
+//! `BENCH_OBJECTS` changes the number of objects; `BENCH_SQLITE_FILE` keeps the SQLite file.
 //!
 //! ```sh
 //! APISERVER_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -55,13 +57,29 @@ async fn load(store: Arc<dyn Manipulator>, objects: usize) -> Duration {
     started.elapsed()
 }
 
-fn query() -> StoreContext {
+/// The list request of the benchmark: namespace `/bench` recursive, a filter a third of the
+/// objects match.
+fn filtered() -> StoreContext {
     let filter = Filter::parse("type == Subnet and protected == false")
         .unwrap_or_else(|e| panic!("filter: {e}"));
     let mut ctx = StoreContext::in_namespace("/bench").with_filter(filter);
     ctx.recursive = true;
+    ctx
+}
+
+/// Page 3 of 100, with the exact total (`X-Count-Total`).
+fn page_3() -> StoreContext {
+    let mut ctx = filtered();
     ctx.page = 3;
     ctx.page_size = 100;
+    ctx
+}
+
+/// 100 objects after a cursor deep in the matching set (`after` + `limit`).
+fn after_cursor(after: String) -> StoreContext {
+    let mut ctx = filtered();
+    ctx.after = Some(after);
+    ctx.limit = 100;
     ctx
 }
 
@@ -70,14 +88,17 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-async fn measure(name: &str, store: Arc<dyn Manipulator>, objects: usize) -> Duration {
-    let loaded = load(store.clone(), objects).await;
-    let ctx = query();
+/// p50 and p99 of `RUNS` queries of `ctx` (after 10 warm-up runs).
+async fn time_query(
+    name: &str,
+    store: &dyn Manipulator,
+    ctx: &StoreContext,
+) -> (Duration, Duration) {
     let mut latencies = Vec::with_capacity(RUNS);
     for run in 0..RUNS + 10 {
         let started = Instant::now();
         let page = store
-            .retrieve_many(ExternalNetwork::IDENTITY, &ctx)
+            .retrieve_many(ExternalNetwork::IDENTITY, ctx)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let elapsed = started.elapsed();
@@ -87,15 +108,53 @@ async fn measure(name: &str, store: Arc<dyn Manipulator>, objects: usize) -> Dur
         }
     }
     latencies.sort();
-    let p50 = percentile(&latencies, 0.50);
-    let p99 = percentile(&latencies, 0.99);
+    (percentile(&latencies, 0.50), percentile(&latencies, 0.99))
+}
+
+/// The p50 of each query, in the order of [`QUERIES`].
+type P50s = Vec<Duration>;
+
+/// The queries measured.
+const QUERIES: [&str; 2] = ["page 3 of 100 + total", "100 after a cursor"];
+
+async fn measure(name: &str, store: Arc<dyn Manipulator>, objects: usize) -> P50s {
+    let loaded = load(store.clone(), objects).await;
     println!(
-        "{name:<10} objects {objects:>7}  load {:>7.1} s  retrieve-many p50 {:>8.3} ms  p99 {:>8.3} ms",
-        loaded.as_secs_f64(),
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3,
+        "{name:<10} objects {objects:>7}  load {:>7.1} s",
+        loaded.as_secs_f64()
     );
-    p50
+    // The cursor: the id of the object that opens the last tenth of the matching set.
+    let everything = store
+        .retrieve_many(ExternalNetwork::IDENTITY, &filtered())
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let deep = everything.objects.len() * 9 / 10;
+    let cursor = everything.objects[deep]
+        .get("ID")
+        .and_then(|id| id.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let mut p50s = Vec::new();
+    for (query, ctx) in QUERIES.iter().zip([page_3(), after_cursor(cursor)]) {
+        let (p50, p99) = time_query(name, store.as_ref(), &ctx).await;
+        println!(
+            "{name:<10} {query:<24} p50 {:>8.3} ms  p99 {:>8.3} ms",
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+        );
+        p50s.push(p50);
+    }
+    p50s
+}
+
+/// Prints each query's p50 as a ratio to the baseline's.
+fn ratios(name: &str, p50s: &P50s, baseline: &P50s) {
+    for ((query, p50), base) in QUERIES.iter().zip(p50s).zip(baseline) {
+        println!(
+            "{name:<10} {query:<24} p50 / memory p50 = {:.3}",
+            p50.as_secs_f64() / base.as_secs_f64()
+        );
+    }
 }
 
 fn main() {
@@ -108,17 +167,18 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
     runtime.block_on(async {
-        println!("query: namespace /bench recursive, q = type == Subnet and protected == false, page 3 of 100");
+        println!("query: namespace /bench recursive, q = type == Subnet and protected == false");
         let baseline = measure("memory", Arc::new(MemoryManipulator::new()), objects).await;
         let dir = TempDir::new("manipsql_bench");
-        let sqlite = open_sqlite(
-            SqliteOptions::new(dir.path().join("bench.db")),
-            gaia::model::manager(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("SQLite: {e}"));
-        let p50 = measure("sqlite", Arc::new(sqlite), objects).await;
-        println!("sqlite p50 / memory p50 = {:.2}", p50.as_secs_f64() / baseline.as_secs_f64());
+        // BENCH_SQLITE_FILE keeps the database, to look at its query plans afterwards.
+        let file = std::env::var("BENCH_SQLITE_FILE")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| dir.path().join("bench.db"));
+        let sqlite = open_sqlite(SqliteOptions::new(file), gaia::model::manager())
+            .await
+            .unwrap_or_else(|e| panic!("SQLite: {e}"));
+        let p50s = measure("sqlite", Arc::new(sqlite), objects).await;
+        ratios("sqlite", &p50s, &baseline);
         match std::env::var("APISERVER_TEST_POSTGRES_URL") {
             Ok(url) if !url.is_empty() => {
                 let schema = unique_name("bench");
@@ -127,8 +187,8 @@ fn main() {
                 let postgres = open_postgres(options, gaia::model::manager())
                     .await
                     .unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
-                let p50 = measure("postgres", Arc::new(postgres), objects).await;
-                println!("postgres p50 / memory p50 = {:.2}", p50.as_secs_f64() / baseline.as_secs_f64());
+                let p50s = measure("postgres", Arc::new(postgres), objects).await;
+                ratios("postgres", &p50s, &baseline);
                 drop_schema(&url, &schema).await;
             }
             _ => println!("postgres: skipped (APISERVER_TEST_POSTGRES_URL not set)"),

@@ -6,7 +6,7 @@ use manipulate::{FieldValue, Fields, ManipulateError, StoreContext};
 
 use crate::codec::RowBuilder;
 use crate::filter::compile;
-use crate::schema::TableSchema;
+use crate::schema::{Column, TableSchema};
 use crate::sql::{Dialect, Sql, SqlValue, quote};
 
 /// The column keeping insertion order.
@@ -86,23 +86,42 @@ pub fn where_clause(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
     }
 }
 
+/// One key of an order: a scalar column, going up or down.
+struct OrderKey<'a> {
+    column: &'a Column,
+    descending: bool,
+}
+
+/// The context's order keys that the table can sort by (scalar attributes; `-name` is
+/// descending); insertion order follows them.
+fn order_keys<'a>(table: &'a TableSchema, ctx: &StoreContext) -> Vec<OrderKey<'a>> {
+    ctx.order
+        .iter()
+        .filter_map(|key| {
+            let (descending, name) = match key.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, key.as_str()),
+            };
+            let column = table.column(name).filter(|c| c.kind.is_scalar())?;
+            Some(OrderKey { column, descending })
+        })
+        .collect()
+}
+
 /// The `ORDER BY` list: the context's scalar attributes (`-name` descending; nulls first going
 /// up, last going down, as the in-memory backend), then insertion order.
 pub fn order_list(table: &TableSchema, ctx: &StoreContext) -> String {
-    let mut keys = Vec::new();
-    for key in &ctx.order {
-        let (descending, name) = match key.strip_prefix('-') {
-            Some(rest) => (true, rest),
-            None => (false, key.as_str()),
-        };
-        if let Some(column) = table.column(name).filter(|c| c.kind.is_scalar()) {
-            keys.push(if descending {
-                format!("{} DESC NULLS LAST", quote(&column.name))
+    let mut keys: Vec<String> = order_keys(table, ctx)
+        .iter()
+        .map(|key| {
+            let column = quote(&key.column.name);
+            if key.descending {
+                format!("{column} DESC NULLS LAST")
             } else {
-                format!("{} ASC NULLS FIRST", quote(&column.name))
-            });
-        }
-    }
+                format!("{column} ASC NULLS FIRST")
+            }
+        })
+        .collect();
     keys.push(format!("{SEQUENCE} ASC"));
     keys.join(", ")
 }
@@ -157,8 +176,73 @@ fn clamp(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// The matching objects that follow the object `after` in order.
+/// The matching objects that follow the object `after` in order. In insertion order or by one
+/// key, a keyset query: it starts from the cursor's position in the order and reads no object
+/// before it. By several keys, the objects are numbered in order and those past the cursor's
+/// number are kept.
 pub fn select_after(
+    table: &TableSchema,
+    ctx: &StoreContext,
+    dialect: Dialect,
+    after: &str,
+    limit: Option<u64>,
+) -> Sql {
+    match order_keys(table, ctx).as_slice() {
+        [] => keyset_after(table, ctx, dialect, after, limit, None),
+        [key] => keyset_after(table, ctx, dialect, after, limit, Some(key)),
+        _ => numbered_after(table, ctx, dialect, after, limit),
+    }
+}
+
+/// The objects after the cursor's row `_c` (its key `_ck` and sequence `_cs`), for an order by
+/// `key` (or insertion order alone), with the nulls where [`order_list`] puts them.
+fn keyset_after(
+    table: &TableSchema,
+    ctx: &StoreContext,
+    dialect: Dialect,
+    after: &str,
+    limit: Option<u64>,
+    key: Option<&OrderKey<'_>>,
+) -> Sql {
+    let cursor_key = key.map_or_else(|| "NULL".to_string(), |k| quote(&k.column.name));
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "SELECT {} FROM {table}, (SELECT {cursor_key} AS _ck, {SEQUENCE} AS _cs FROM {table} WHERE {} = ",
+        read_list(table, dialect),
+        id_column(),
+        table = quote(&table.table),
+    ))
+    .push_param(SqlValue::Text(after.to_string()))
+    .push(") AS _c");
+    where_clause(table, ctx, &mut sql);
+    let later = format!("{SEQUENCE} > _c._cs");
+    let after_cursor = match key {
+        None => later,
+        Some(key) => {
+            let k = quote(&key.column.name);
+            if key.descending {
+                // k DESC NULLS LAST: smaller keys, then the nulls.
+                format!(
+                    "((_c._ck IS NULL AND {k} IS NULL AND {later}) OR (_c._ck IS NOT NULL AND ({k} < _c._ck OR ({k} = _c._ck AND {later}) OR {k} IS NULL)))"
+                )
+            } else {
+                // k ASC NULLS FIRST: the nulls, then greater keys.
+                format!(
+                    "((_c._ck IS NULL AND ({k} IS NOT NULL OR {later})) OR {k} > _c._ck OR ({k} = _c._ck AND {later}))"
+                )
+            }
+        }
+    };
+    sql.push(&format!(
+        " AND {after_cursor} ORDER BY {}",
+        order_list(table, ctx)
+    ));
+    push_limit(&mut sql, limit, 0);
+    sql
+}
+
+/// The objects after the cursor, by their number in the order (any number of keys).
+fn numbered_after(
     table: &TableSchema,
     ctx: &StoreContext,
     dialect: Dialect,

@@ -44,6 +44,7 @@ where
     filters(&make().await).await;
     literal_values(&make().await).await;
     order_and_pagination(&make().await).await;
+    cursor_walks(&make().await).await;
     namespaces_and_isolation(&make().await).await;
     constraints_and_idempotency(&make().await).await;
 }
@@ -283,6 +284,68 @@ pub async fn order_and_pagination(m: &dyn Manipulator) {
             .await,
         Ok(4)
     );
+}
+
+/// Walking a filtered list with `after`/`limit` pages of 2 gives the same objects, in the same
+/// order, as one unpaged request, for insertion order and for each order key up and down, with
+/// ties (`description`) and missing values (`createTime`, set on the first objects only).
+pub async fn cursor_walks(m: &dyn Manipulator) {
+    let c = ctx("/");
+    for i in 0..11 {
+        let mut n = network(&format!("w{i:02}"), "/", &format!("net-{}", (i * 7) % 11));
+        n.description = ["b", "a", "c"][i % 3].into();
+        n.protected = i == 4;
+        // Times on the first objects only: a null cursor is followed by earlier non-null rows.
+        if i < 6 {
+            n.create_time =
+                elemental::timefmt::parse_filter_date(&format!("2020-01-{:02}", 20 - i));
+        }
+        manipulate::create(m, n, &c).await.expect("create");
+    }
+    for order in [
+        "",
+        "name",
+        "-name",
+        "description",
+        "-description",
+        "createTime",
+        "-createTime",
+    ] {
+        let mut all = filtered("/", "protected == false");
+        all.order = (!order.is_empty())
+            .then(|| order.to_string())
+            .into_iter()
+            .collect();
+        let expected: Vec<String> = m
+            .retrieve_many(ExternalNetwork::IDENTITY, &all)
+            .await
+            .expect("everything")
+            .objects
+            .iter()
+            .map(|d| d["ID"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(expected.len(), 10, "order {order:?}");
+        let mut walked = Vec::new();
+        let mut cursor = all.clone();
+        cursor.limit = 2;
+        loop {
+            let page = m
+                .retrieve_many(ExternalNetwork::IDENTITY, &cursor)
+                .await
+                .unwrap_or_else(|e| panic!("order {order:?} after {:?}: {e}", cursor.after));
+            assert_eq!(page.total, 10, "order {order:?}");
+            walked.extend(
+                page.objects
+                    .iter()
+                    .map(|d| d["ID"].as_str().unwrap_or_default().to_string()),
+            );
+            match page.next {
+                Some(next) if walked.len() <= expected.len() => cursor.after = Some(next),
+                _ => break,
+            }
+        }
+        assert_eq!(walked, expected, "order {order:?}");
+    }
 }
 
 /// Recursive or not, propagation, and isolation of reads, changes and counts.
