@@ -10,22 +10,16 @@ use manipulate::{
 
 use crate::schema::{Schema, TableSchema};
 use crate::sql::{Dialect, Sql};
-use crate::statements;
+use crate::statements::{self, Reach};
 
 /// What a backend does: run statements.
 pub(crate) trait Executor: Send + Sync + 'static {
-    /// The rows of a query, as documents of `table`.
+    /// The rows of a query that reads `reach`, as documents of `table`.
     fn documents(
         &self,
         select: Sql,
         table: Arc<TableSchema>,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
-    /// The row of a query through the unique `ID` index (at most one), as a document of
-    /// `table`; a backend may run it where a longer query would not be (on an async worker).
-    fn document_by_id(
-        &self,
-        select: Sql,
-        table: Arc<TableSchema>,
+        reach: Reach,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
     /// Runs the statements (writes) in one transaction and returns the rows of the last one
     /// (`RETURNING`) as documents of `table`.
@@ -34,8 +28,8 @@ pub(crate) trait Executor: Send + Sync + 'static {
         statements: Vec<Sql>,
         table: Arc<TableSchema>,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
-    /// The integer in the first column of the first row (a `COUNT(*)`).
-    fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>>;
+    /// The integer in the first column of the first row (a `COUNT(*)` that reads `reach`).
+    fn count(&self, sql: Sql, reach: Reach) -> BoxFuture<'_, Result<u64, ManipulateError>>;
     /// The text in the first column of the first row, if there is a row; the query reads
     /// one row through a unique index.
     fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>>;
@@ -84,7 +78,7 @@ impl SqlManipulator {
         let fetch = limit.map(|n| n.saturating_add(1));
         let (select, cursor_take) = if let Some(after) = &ctx.after {
             let cursor = statements::count_cursor(&table, ctx, d, after);
-            if self.executor.count(cursor).await? == 0 {
+            if self.executor.count(cursor, Reach::OneRow).await? == 0 {
                 return Err(ManipulateError::InvalidQuery(format!(
                     "unknown cursor '{after}'"
                 )));
@@ -113,12 +107,18 @@ impl SqlManipulator {
             )
         };
         let everything = ctx.after.is_none() && limit.is_none() && ctx.page_size == 0;
-        let objects = self.executor.documents(select, table.clone()).await?;
+        let objects = self
+            .executor
+            .documents(select, table.clone(), Reach::Rows)
+            .await?;
         let total = if everything {
             objects.len() as u64
         } else {
             self.executor
-                .count(statements::count(&table, ctx, d))
+                .count(
+                    statements::count(&table, ctx, d),
+                    statements::reach(&table, ctx),
+                )
                 .await?
         };
         Ok(match cursor_take {
@@ -163,7 +163,10 @@ impl SqlManipulator {
             .await?
             .ok_or_else(|| ManipulateError::Internal(format!("idempotency key '{key}' lost")))?;
         let select = statements::select_one(&table, &StoreContext::default(), d, &owner);
-        let found = self.executor.document_by_id(select, table).await?;
+        let found = self
+            .executor
+            .documents(select, table, Reach::OneRow)
+            .await?;
         Ok(Created::Replayed(first(found, &owner)?))
     }
 }
@@ -186,7 +189,11 @@ impl Manipulator for SqlManipulator {
         Box::pin(async move {
             let table = self.table(identity)?;
             let select = statements::select_one(&table, ctx, self.dialect, id);
-            first(self.executor.document_by_id(select, table).await?, id)
+            let found = self
+                .executor
+                .documents(select, table, Reach::OneRow)
+                .await?;
+            first(found, id)
         })
     }
 
@@ -263,7 +270,10 @@ impl Manipulator for SqlManipulator {
             let table = self.table(identity)?;
             manipulate::query::matcher(ctx)?;
             self.executor
-                .count(statements::count(&table, ctx, self.dialect))
+                .count(
+                    statements::count(&table, ctx, self.dialect),
+                    statements::reach(&table, ctx),
+                )
                 .await
         })
     }

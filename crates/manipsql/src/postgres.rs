@@ -15,6 +15,7 @@ use crate::manipulator::{Executor, SqlManipulator};
 use crate::migrate;
 use crate::schema::{ColumnKind, Schema, TableSchema};
 use crate::sql::{Dialect, Sql, SqlValue, quote};
+use crate::statements::Reach;
 
 /// Options of the PostgreSQL backend.
 #[derive(Debug, Clone)]
@@ -186,14 +187,7 @@ impl Executor for PostgresExecutor {
         &self,
         select: Sql,
         table: Arc<TableSchema>,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
-        Box::pin(self.query_documents(vec![select], table))
-    }
-
-    fn document_by_id(
-        &self,
-        select: Sql,
-        table: Arc<TableSchema>,
+        _reach: Reach,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
         Box::pin(self.query_documents(vec![select], table))
     }
@@ -206,7 +200,7 @@ impl Executor for PostgresExecutor {
         Box::pin(self.query_documents(statements, table))
     }
 
-    fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+    fn count(&self, sql: Sql, _reach: Reach) -> BoxFuture<'_, Result<u64, ManipulateError>> {
         Box::pin(async move {
             let client = self.pool.get().await.map_err(pool_error)?;
             let rows = run(&client, sql).await?;

@@ -21,6 +21,7 @@ use crate::manipulator::{Executor, SqlManipulator};
 use crate::migrate;
 use crate::schema::{Schema, TableSchema};
 use crate::sql::{Dialect, Sql, SqlValue};
+use crate::statements::Reach;
 use writer::{Returns, Writer, Written};
 
 /// Options of the SQLite backend.
@@ -102,6 +103,19 @@ fn open_reader(options: &SqliteOptions) -> Result<Connection, rusqlite::Error> {
 }
 
 impl Pool {
+    /// Runs `work`, a read of `reach`, where it belongs: one row on the calling thread, more on
+    /// a blocking thread.
+    async fn read<T, F>(self: &Arc<Self>, reach: Reach, work: F) -> Result<T, ManipulateError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        match reach {
+            Reach::OneRow => self.run_here(work).await,
+            Reach::Rows => self.run(work).await,
+        }
+    }
+
     /// Runs `work` on a read connection, on a blocking thread: for reads whose time depends on
     /// the data (lists, counts), which must not hold up the tasks of an async worker.
     async fn run<T, F>(self: &Arc<Self>, work: F) -> Result<T, ManipulateError>
@@ -223,27 +237,13 @@ impl Executor for SqliteExecutor {
         &self,
         select: Sql,
         table: Arc<TableSchema>,
+        reach: Reach,
     ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
         Box::pin(async move {
             let width = table.columns.len();
             let cells = self
                 .readers
-                .run(move |conn| rows(conn, select, width))
-                .await?;
-            to_documents(&table, cells)
-        })
-    }
-
-    fn document_by_id(
-        &self,
-        select: Sql,
-        table: Arc<TableSchema>,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
-        Box::pin(async move {
-            let width = table.columns.len();
-            let cells = self
-                .readers
-                .run_here(move |conn| rows(conn, select, width))
+                .read(reach, move |conn| rows(conn, select, width))
                 .await?;
             to_documents(&table, cells)
         })
@@ -263,9 +263,12 @@ impl Executor for SqliteExecutor {
         })
     }
 
-    fn count(&self, sql: Sql) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+    fn count(&self, sql: Sql, reach: Reach) -> BoxFuture<'_, Result<u64, ManipulateError>> {
         Box::pin(async move {
-            let found = self.readers.run(move |conn| rows(conn, sql, 1)).await?;
+            let found = self
+                .readers
+                .read(reach, move |conn| rows(conn, sql, 1))
+                .await?;
             match found.first().and_then(|row| row.first()) {
                 Some(Cell::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
                 _ => Err(ManipulateError::Internal(

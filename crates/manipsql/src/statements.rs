@@ -1,6 +1,7 @@
 //! The statements of each manipulation, built from the context: visibility (namespace, parent),
 //! filter, order, pagination.
 
+use elemental::filter::{Comparator, Filter};
 use elemental::namespace::namespace_ancestors;
 use manipulate::{FieldValue, Fields, ManipulateError, StoreContext};
 
@@ -124,6 +125,49 @@ pub fn order_list(table: &TableSchema, ctx: &StoreContext) -> String {
         .collect();
     keys.push(format!("{SEQUENCE} ASC"));
     keys.join(", ")
+}
+
+/// How much of a table a query reads: a backend may run a one-row read where a longer one would
+/// hold up other work (SQLite runs it on the request's thread).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// At most one row, found through a unique index.
+    OneRow,
+    /// Any number of rows.
+    Rows,
+}
+
+/// The reach of a query with the context's conditions: one row when they pin every column of
+/// a unique index (the `ID`, or one of the specs' unique indexes) to a value, through the
+/// namespace (not recursive, not propagated) and the filter's `==` clauses (alone or joined by
+/// `and`).
+pub fn reach(table: &TableSchema, ctx: &StoreContext) -> Reach {
+    let mut pinned: Vec<&str> = Vec::new();
+    if table.has("namespace") && !ctx.namespace.is_empty() && !ctx.recursive && !ctx.propagated {
+        pinned.push("namespace");
+    }
+    let clauses = match &ctx.filter {
+        Some(Filter::And(all)) => all.as_slice(),
+        Some(one) => std::slice::from_ref(one),
+        None => &[],
+    };
+    for clause in clauses {
+        if let Filter::Comparison(c) = clause {
+            if c.comparator == Comparator::Equal && c.value.is_some() {
+                pinned.push(&c.key);
+            }
+        }
+    }
+    let is_pinned = |column: &String| pinned.contains(&column.as_str());
+    let unique_pinned = table
+        .indexes
+        .iter()
+        .any(|index| index.unique && index.columns.iter().all(is_pinned));
+    if pinned.contains(&manipulate::query::ID) || unique_pinned {
+        Reach::OneRow
+    } else {
+        Reach::Rows
+    }
 }
 
 /// `SELECT COUNT(*)` of the matching objects.
@@ -467,5 +511,37 @@ mod tests {
             order_list(&table(), &ctx),
             "\"name\" DESC NULLS LAST, _seq ASC"
         );
+    }
+
+    #[test]
+    fn a_query_pinning_a_unique_index_reads_one_row() {
+        let mut table = table();
+        table.indexes.push(crate::schema::TableIndex {
+            name: "things_namespace_name_uniq".into(),
+            columns: vec!["namespace".into(), "name".into()],
+            unique: true,
+        });
+        let with = |namespace: &str, recursive: bool, filter: &str| {
+            let mut ctx = StoreContext::in_namespace(namespace);
+            ctx.recursive = recursive;
+            if !filter.is_empty() {
+                ctx = ctx.with_filter(Filter::parse(filter).unwrap());
+            }
+            reach(&table, &ctx)
+        };
+        assert_eq!(with("/a", false, "name == web"), Reach::OneRow);
+        assert_eq!(
+            with("/a", false, "name == web and propagate == true"),
+            Reach::OneRow
+        );
+        assert_eq!(with("", false, "ID == x"), Reach::OneRow);
+        assert_eq!(
+            with("/a", true, "name == web"),
+            Reach::Rows,
+            "recursive: a range"
+        );
+        assert_eq!(with("/a", false, "name != web"), Reach::Rows);
+        assert_eq!(with("/a", false, "name == web or name == api"), Reach::Rows);
+        assert_eq!(with("/a", false, ""), Reach::Rows);
     }
 }
