@@ -2,7 +2,8 @@
 //! backend (the baseline), SQLite and PostgreSQL (when `APISERVER_TEST_POSTGRES_URL` is set).
 //! Prints p50 / p99 latencies of two queries (page 3 of 100 with the exact total, and 100 objects
 //! after a cursor nine tenths into the matching set) and their ratios to the in-memory backend.
-//! `BENCH_OBJECTS` changes the number of objects; `BENCH_SQLITE_FILE` keeps the SQLite file.
+//! `BENCH_OBJECTS` changes the number of objects, `BENCH_RUNS` the timed runs of each query (300);
+//! `BENCH_SQLITE_FILE` keeps the SQLite file.
 //!
 //! ```sh
 //! APISERVER_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -21,7 +22,13 @@ use testkit::env::{TempDir, unique_name};
 
 const NAMESPACES: usize = 10;
 const LOADERS: usize = 8;
-const RUNS: usize = 300;
+/// Timed runs of each query (`BENCH_RUNS`, default 300).
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(300)
+}
 
 fn network(i: usize) -> ExternalNetwork {
     ExternalNetwork {
@@ -88,14 +95,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-/// p50 and p99 of `RUNS` queries of `ctx` (after 10 warm-up runs).
+/// p50 and p99 of [`runs`] queries of `ctx` (after 10 warm-up runs).
 async fn time_query(
     name: &str,
     store: &dyn Manipulator,
     ctx: &StoreContext,
 ) -> (Duration, Duration) {
-    let mut latencies = Vec::with_capacity(RUNS);
-    for run in 0..RUNS + 10 {
+    let runs = runs();
+    let mut latencies = Vec::with_capacity(runs);
+    for run in 0..runs + 10 {
         let started = Instant::now();
         let page = store
             .retrieve_many(ExternalNetwork::IDENTITY, ctx)
