@@ -3,12 +3,11 @@
 use http::{HeaderMap, HeaderValue};
 
 /// The headers a browser may send (the reference's list).
-pub const ALLOWED_HEADERS: &str = "Authorization, Accept, Content-Type, Cache-Control, Cookie, If-Modified-Since, X-Requested-With, X-Count-Total, X-Namespace, X-External-Tracking-Type, X-External-Tracking-ID, X-TLS-Client-Certificate, Accept-Encoding, X-Fields, X-Read-Consistency, X-Write-Consistency, Idempotency-Key, X-Request-ID";
+pub const ALLOWED_HEADERS: &str = "Authorization, Accept, Content-Type, Cache-Control, Cookie, If-Modified-Since, X-Requested-With, X-Count-Total, X-Namespace, X-External-Tracking-Type, X-External-Tracking-ID, X-TLS-Client-Certificate, Accept-Encoding, X-Fields, X-Read-Consistency, X-Write-Consistency, Idempotency-Key, X-Request-ID, X-Count-Mode";
 /// The methods a browser may use.
 pub const ALLOWED_METHODS: &str = "GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS";
 /// The response headers a browser may read.
-pub const EXPOSED_HEADERS: &str =
-    "X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID";
+pub const EXPOSED_HEADERS: &str = "X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID, X-Count-Mode";
 
 /// Which origins are allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]

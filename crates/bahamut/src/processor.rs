@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use elemental::{Errors, Event, Model, Operation, Request};
+use elemental::{CountMode, Errors, Event, Model, Operation, Request};
 
 use crate::body::Body;
 use crate::cookie::Cookie;
@@ -26,6 +26,8 @@ pub struct Page<T> {
     pub total: u64,
     /// The cursor of the next page (`X-Next`).
     pub next: Option<String>,
+    /// How `total` was counted, answered in `X-Count-Mode` to a client that sent that header.
+    pub count_mode: CountMode,
 }
 
 impl<T> Page<T> {
@@ -36,12 +38,24 @@ impl<T> Page<T> {
             items,
             total,
             next: None,
+            count_mode: CountMode::Exact,
         }
     }
 
-    /// A page of `total` matches, with the cursor of the next page.
+    /// A page of `total` matches (counted exactly), with the cursor of the next page.
     pub fn new(items: Vec<T>, total: u64, next: Option<String>) -> Self {
-        Self { items, total, next }
+        Self {
+            items,
+            total,
+            next,
+            count_mode: CountMode::Exact,
+        }
+    }
+
+    /// The same page, its total counted in `mode`.
+    pub fn with_count_mode(mut self, mode: CountMode) -> Self {
+        self.count_mode = mode;
+        self
     }
 }
 

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use bytes::Bytes;
-use elemental::{ACCEPTED_ENCODINGS, EncodingType, Errors};
+use elemental::{ACCEPTED_ENCODINGS, CountMode, EncodingType, Errors};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -20,6 +20,8 @@ pub(crate) struct Answer {
     pub body: Bytes,
     pub encoding: EncodingType,
     pub count: u64,
+    /// `X-Count-Mode`, for a client that asked how the total is counted.
+    pub count_mode: Option<CountMode>,
     pub next: Option<String>,
     pub messages: Vec<String>,
     pub location: Option<String>,
@@ -101,6 +103,9 @@ pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpRespons
         HeaderValue::from_static("Accept-Encoding"),
     );
     headers.insert("x-count-total", HeaderValue::from(answer.count));
+    if let Some(mode) = answer.count_mode {
+        headers.insert("x-count-mode", HeaderValue::from_static(mode.as_str()));
+    }
     if !answer.messages.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&answer.messages.join(";")) {
             headers.insert("x-messages", v);

@@ -415,6 +415,12 @@ fn encode<T: Model>(
         }
         (answered, _) => encode_model(answered, accept, fields)?,
     };
+    // The mode is answered only to a client that asked (Go clients see the reference headers).
+    let count_mode = match answered {
+        Answered::Page(page) => request.count_mode.map(|_| page.count_mode),
+        Answered::Count(_) => request.count_mode.map(|_| elemental::CountMode::Exact),
+        Answered::One(_) => None,
+    };
     let answer = &mut ctx.answer;
     let status = match (&answer.redirect, &body) {
         (Some(_), _) => 302,
@@ -430,6 +436,7 @@ fn encode<T: Model>(
         },
         encoding: accept,
         count,
+        count_mode,
         next,
         messages: std::mem::take(&mut answer.messages),
         location: answer.redirect.take(),

@@ -48,6 +48,7 @@ mod attribute;
 pub mod body_budget;
 mod certificate;
 mod conventions;
+mod count_mode;
 mod duration;
 mod encoding;
 mod error;
@@ -73,6 +74,7 @@ mod value;
 pub use attribute::{AttributeSpecification, AttributeType, DefaultValue, IndexSpecification};
 pub use certificate::{ClientCertificate, SubjectAltName};
 pub use conventions::{Parented, Timestamped};
+pub use count_mode::{COUNT_MODE_HEADER, CountMode};
 pub use duration::{DurationError, GoDuration};
 pub use encoding::{
     ACCEPTED_ENCODINGS, EncodingType, convert, decode, encode, encodings_from_headers,

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 
 use crate::parameters::parse_bool;
 use crate::{
-    ClientCertificate, EncodingType, Error, Errors, Identity, ModelManager, Operation, Parameters,
-    TraceContext, encodings_from_headers,
+    ClientCertificate, CountMode, EncodingType, Error, Errors, Identity, ModelManager, Operation,
+    Parameters, TraceContext, encodings_from_headers,
 };
 
 /// Where the request comes from, beyond its HTTP parts.
@@ -69,6 +69,7 @@ mod names {
     pub static X_WRITE_CONSISTENCY: HeaderName = HeaderName::from_static("x-write-consistency");
     pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
     pub static X_FIELDS: HeaderName = HeaderName::from_static("x-fields");
+    pub static X_COUNT_MODE: HeaderName = HeaderName::from_static("x-count-mode");
 }
 
 fn is_sane_request_id(id: &[u8]) -> bool {
@@ -146,6 +147,9 @@ pub struct Request {
     pub write_consistency: Option<String>,
     /// `Idempotency-Key`, as sent.
     pub idempotency_key: Option<String>,
+    /// `X-Count-Mode`: how the client wants the total of a retrieve-many counted (`None` when
+    /// it did not ask; the answer then carries no `X-Count-Mode`).
+    pub count_mode: Option<CountMode>,
 }
 
 impl Request {
@@ -184,6 +188,7 @@ impl Request {
             read_consistency: None,
             write_consistency: None,
             idempotency_key: None,
+            count_mode: None,
         }
     }
 
@@ -244,6 +249,11 @@ impl Request {
         request.read_builtin_parameters(&mut query)?;
         request.read_declared_parameters(manager, &mut query)?;
         request.read_headers(&parts.headers, context);
+        request.count_mode = parts
+            .headers
+            .get(&names::X_COUNT_MODE)
+            .map(|v| CountMode::parse(&String::from_utf8_lossy(v.as_bytes())))
+            .transpose()?;
         request.request_id = context
             .request_id
             .map_or_else(|| request_id(&parts.headers), str::to_string);

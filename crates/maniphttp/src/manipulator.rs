@@ -110,6 +110,7 @@ impl Manipulator for Client {
                 objects: page.objects,
                 total: page.total,
                 next: page.next,
+                count_mode: page.count_mode,
             })
         })
     }

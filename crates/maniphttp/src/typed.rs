@@ -2,7 +2,7 @@
 //! encoding.
 
 use bytes::Bytes;
-use elemental::{EncodingType, Identity, Model};
+use elemental::{CountMode, EncodingType, Identity, Model};
 use http::Method;
 use manipulate::StoreContext;
 
@@ -18,6 +18,8 @@ pub struct Page<T> {
     pub total: u64,
     /// The cursor of the next page (`X-Next`), with `after`/`limit` paging.
     pub next: Option<String>,
+    /// How the server counted `total` (`X-Count-Mode`; exact when the answer does not say).
+    pub count_mode: CountMode,
 }
 
 /// One operation: what the context says, on an identity, maybe one object, maybe a body.
@@ -170,6 +172,10 @@ pub(crate) fn page<T: serde::de::DeserializeOwned>(answer: &Answer) -> Result<Pa
     Ok(Page {
         total: total(answer).unwrap_or(objects.len() as u64),
         next: answer.header("x-next").map(str::to_string),
+        count_mode: answer
+            .header("x-count-mode")
+            .and_then(|mode| CountMode::parse(mode).ok())
+            .unwrap_or_default(),
         objects,
     })
 }

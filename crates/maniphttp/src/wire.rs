@@ -2,9 +2,9 @@
 //! (filter, pagination, order, recursion, declared parameters, override) and the headers
 //! (namespace, fields, idempotency key, consistency, tracking).
 
-use elemental::Identity;
 use elemental::ParameterValue;
 use elemental::export::time::format_description::well_known::Rfc3339;
+use elemental::{CountMode, Identity};
 use manipulate::{ReadConsistency, StoreContext, WriteConsistency};
 
 /// The path of an identity's collection (under the context's parent, if any), or of one object.
@@ -104,6 +104,9 @@ pub(crate) fn headers(ctx: &StoreContext) -> Vec<(&'static str, String)> {
             ctx.external_tracking_type.clone(),
         ));
     }
+    if ctx.count_mode == CountMode::Estimated {
+        headers.push(("x-count-mode", CountMode::Estimated.to_string()));
+    }
     headers
 }
 
@@ -184,6 +187,7 @@ mod tests {
         ctx.write_consistency = WriteConsistency::None;
         ctx.external_tracking_id = "t-1".into();
         ctx.external_tracking_type = "ci".into();
+        ctx.count_mode = CountMode::Estimated;
         ctx.parameters.insert(
             "archived",
             Parameter {
@@ -207,6 +211,7 @@ mod tests {
                 ("x-write-consistency", "none".to_string()),
                 ("x-external-tracking-id", "t-1".to_string()),
                 ("x-external-tracking-type", "ci".to_string()),
+                ("x-count-mode", "estimated".to_string()),
             ]
         );
         let mut cursor = StoreContext::in_namespace("/");

@@ -46,7 +46,7 @@ pub mod sql;
 mod sqlite;
 pub mod statements;
 
-pub use manipulator::SqlManipulator;
+pub use manipulator::{COUNT_SAMPLES, EXACT_COUNT_UP_TO, SqlManipulator};
 pub use postgres::{PostgresOptions, open_postgres};
 pub use sqlite::{SqliteOptions, open_sqlite};
 

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use elemental::Identity;
+use elemental::{CountMode, Identity};
 use manipulate::query::page_with_cursor;
 use manipulate::{
     BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext, Updated,
@@ -11,6 +11,12 @@ use manipulate::{
 use crate::schema::{Schema, TableSchema};
 use crate::sql::{Dialect, Sql};
 use crate::statements::{self, Reach};
+
+/// With `X-Count-Mode: estimated`, sets of up to this many matching objects are still counted
+/// exactly (the count stops one row later).
+pub const EXACT_COUNT_UP_TO: u64 = 1_000;
+/// With `X-Count-Mode: estimated`, the random probes of a larger set.
+pub const COUNT_SAMPLES: u32 = 2_000;
 
 /// What a backend does: run statements.
 pub(crate) trait Executor: Send + Sync + 'static {
@@ -111,24 +117,43 @@ impl SqlManipulator {
             .executor
             .documents(select, table.clone(), Reach::Rows)
             .await?;
-        let total = if everything {
-            objects.len() as u64
+        let reach = statements::reach(&table, ctx);
+        let (total, count_mode) = if everything {
+            (objects.len() as u64, CountMode::Exact)
+        } else if ctx.count_mode == CountMode::Estimated && reach == Reach::Rows {
+            self.estimated_total(&table, ctx).await?
         } else {
-            self.executor
-                .count(
-                    statements::count(&table, ctx, d),
-                    statements::reach(&table, ctx),
-                )
-                .await?
+            let count = statements::count(&table, ctx, d);
+            (self.executor.count(count, reach).await?, CountMode::Exact)
         };
-        Ok(match cursor_take {
+        let page = match cursor_take {
             Some(take) => page_with_cursor(objects, take, total),
             None => Page {
                 objects,
                 total,
-                next: None,
+                ..Page::default()
             },
-        })
+        };
+        Ok(Page { count_mode, ..page })
+    }
+
+    /// The total of an estimated count: exact up to [`EXACT_COUNT_UP_TO`] matches, else an
+    /// estimate from [`COUNT_SAMPLES`] probes (never below what was counted).
+    async fn estimated_total(
+        &self,
+        table: &Arc<TableSchema>,
+        ctx: &StoreContext,
+    ) -> Result<(u64, CountMode), ManipulateError> {
+        let d = self.dialect;
+        let most = EXACT_COUNT_UP_TO + 1;
+        let counted = statements::count_at_most(table, ctx, d, most);
+        let counted = self.executor.count(counted, Reach::Rows).await?;
+        if counted < most {
+            return Ok((counted, CountMode::Exact));
+        }
+        let estimate = statements::estimated_count(table, ctx, d, COUNT_SAMPLES);
+        let estimate = self.executor.count(estimate, Reach::Rows).await?;
+        Ok((estimate.max(most), CountMode::Estimated))
     }
 
     async fn create_object(

@@ -178,6 +178,59 @@ pub fn count(table: &TableSchema, ctx: &StoreContext, dialect: Dialect) -> Sql {
     sql
 }
 
+/// Counts the matching objects, stopping at `most`: a count that reads no more than `most`
+/// matching rows.
+pub fn count_at_most(table: &TableSchema, ctx: &StoreContext, dialect: Dialect, most: u64) -> Sql {
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {}",
+        quote(&table.table)
+    ));
+    where_clause(table, ctx, &mut sql);
+    sql.push(" LIMIT ")
+        .push_param(SqlValue::Int(clamp(most)))
+        .push(") AS _matches");
+    sql
+}
+
+/// Estimates how many objects match from `samples` random probes of the insertion sequence:
+/// the span of sequence numbers times the share of probes that land on a matching row (a
+/// deleted row's number is a probe that does not match). Each probe is one primary-key
+/// lookup, so the cost does not grow with the table; the relative error is about
+/// `sqrt((1 - p) / (samples * p))` for a share `p` of matching rows.
+pub fn estimated_count(
+    table: &TableSchema,
+    ctx: &StoreContext,
+    dialect: Dialect,
+    samples: u32,
+) -> Sql {
+    let name = quote(&table.table);
+    let bounds = format!(
+        "_bounds(_lo, _span) AS (SELECT MIN({SEQUENCE}), MAX({SEQUENCE}) - MIN({SEQUENCE}) + 1 FROM {name})"
+    );
+    // Sampling with replacement: a number may come twice, as each probe is independent.
+    let probes = match dialect {
+        Dialect::Sqlite => format!(
+            "WITH RECURSIVE {bounds}, _probes(_n, _probe) AS (\
+             SELECT 1, _lo + ABS(RANDOM() % _span) FROM _bounds \
+             UNION ALL SELECT _n + 1, _lo + ABS(RANDOM() % _span) FROM _probes, _bounds \
+             WHERE _n < {samples})"
+        ),
+        Dialect::Postgres => format!(
+            "WITH {bounds}, _probes(_probe) AS (\
+             SELECT _lo + FLOOR(RANDOM() * _span)::BIGINT FROM _bounds, \
+             generate_series(1, {samples}))"
+        ),
+    };
+    let mut sql = Sql::new(dialect);
+    sql.push(&format!(
+        "{probes} SELECT COALESCE((SELECT _span FROM _bounds), 0) * COUNT(*) / {samples} \
+         FROM _probes JOIN {name} ON {name}.{SEQUENCE} = _probes._probe"
+    ));
+    where_clause(table, ctx, &mut sql);
+    sql
+}
+
 /// Counts the matching objects with that id (to check a cursor).
 pub fn count_cursor(table: &TableSchema, ctx: &StoreContext, dialect: Dialect, after: &str) -> Sql {
     let mut sql = count(table, ctx, dialect);

@@ -83,3 +83,89 @@ async fn postgres_refuses_a_regular_expression_it_cannot_run_with_a_400() {
     drop_schemas(&url, &[schema]).await;
     assert_eq!(status, Err(400));
 }
+
+/// With `X-Count-Mode: estimated`, a set of up to 1,000 matching objects is counted exactly
+/// and a larger one is estimated from samples (within a few percent); the exact mode counts
+/// every match; the page is the same in both modes.
+async fn check_estimated_counts(store: &dyn manipulate::Manipulator) {
+    use elemental::filter::Filter;
+    use elemental::{CountMode, ModelIdentity};
+    use gaia::model::ExternalNetwork;
+    use manipulate::StoreContext;
+
+    let network = |i: usize| ExternalNetwork {
+        id: format!("{i:024x}"),
+        namespace: "/counts".into(),
+        name: format!("network-{i}"),
+        r#type: if i % 2 == 0 { "Subnet" } else { "ENI" }.into(),
+        protected: i < 1_000,
+        ..ExternalNetwork::default()
+    };
+    let ctx = StoreContext::in_namespace("/counts");
+    let mut writes = Vec::new();
+    for i in 0..3_000 {
+        writes.push(manipulate::create(store, network(i), &ctx));
+        if writes.len() == 64 {
+            for result in futures_util::future::join_all(writes.drain(..)).await {
+                result.expect("create");
+            }
+        }
+    }
+    for result in futures_util::future::join_all(writes).await {
+        result.expect("create");
+    }
+    let list = |filter: &str, mode: CountMode| {
+        let mut ctx =
+            StoreContext::in_namespace("/counts").with_filter(Filter::parse(filter).expect("q"));
+        ctx.page = 1;
+        ctx.page_size = 10;
+        ctx.count_mode = mode;
+        ctx
+    };
+    let page = |ctx: StoreContext| async move {
+        let page = store
+            .retrieve_many(ExternalNetwork::IDENTITY, &ctx)
+            .await
+            .expect("retrieve many");
+        assert_eq!(page.objects.len(), 10);
+        (page.total, page.count_mode)
+    };
+    let small = page(list("protected == true", CountMode::Estimated)).await;
+    assert_eq!(small, (1_000, CountMode::Exact));
+    let exact = page(list("type == Subnet", CountMode::Exact)).await;
+    assert_eq!(exact, (1_500, CountMode::Exact));
+    let (estimate, mode) = page(list("type == Subnet", CountMode::Estimated)).await;
+    assert_eq!(mode, CountMode::Estimated);
+    // 2,000 probes of a half: a relative error of about 2.2%; 15% is beyond six of those.
+    assert!(
+        (1_275..=1_725).contains(&estimate),
+        "estimate {estimate} of 1,500"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_counts_large_sets_by_estimate_when_asked() {
+    let dir = TempDir::new("manipsql_estimates");
+    let store = open_sqlite(
+        SqliteOptions::new(dir.path().join("store.db")),
+        gaia::model::manager(),
+    )
+    .await
+    .expect("open SQLite");
+    check_estimated_counts(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_counts_large_sets_by_estimate_when_asked() {
+    let Some(url) = postgres_url("postgres_counts_large_sets_by_estimate_when_asked") else {
+        return;
+    };
+    let mut options = PostgresOptions::new(&url);
+    let schema = unique_name("estimates");
+    options.schema = Some(schema.clone());
+    let store = open_postgres(options, gaia::model::manager())
+        .await
+        .expect("open PostgreSQL");
+    check_estimated_counts(&store).await;
+    drop_schemas(&url, &[schema]).await;
+}

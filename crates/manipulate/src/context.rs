@@ -1,7 +1,7 @@
 //! The options of a manipulation: namespace, filter, pagination, ordering, parent...
 
 use elemental::filter::{Filter, FilterError};
-use elemental::{Identity, Parameters, Request};
+use elemental::{CountMode, Identity, Parameters, Request};
 
 use crate::ManipulateError;
 
@@ -71,6 +71,8 @@ pub struct StoreContext {
     pub external_tracking_id: String,
     /// The kind of the tracking id (`X-External-Tracking-Type`).
     pub external_tracking_type: String,
+    /// How the total of a retrieve-many is counted (`X-Count-Mode`; exact by default).
+    pub count_mode: CountMode,
 }
 
 impl StoreContext {
@@ -90,7 +92,7 @@ impl StoreContext {
 
     /// The context of a request: namespace (`/` when absent), recursive, propagated, the `q`
     /// filters (several are ORed; an empty one is no filter), pagination, order, parent, fields, idempotency key,
-    /// consistency headers, override and tracking id.
+    /// consistency headers, override, tracking id and count mode.
     pub fn from_request(request: &Request) -> Result<Self, ManipulateError> {
         let filters: Vec<Filter> = request
             .parameters
@@ -144,6 +146,7 @@ impl StoreContext {
             override_protection: request.override_protection,
             external_tracking_id: request.external_tracking_id.clone(),
             external_tracking_type: request.external_tracking_type.clone(),
+            count_mode: request.count_mode.unwrap_or_default(),
         })
     }
 }

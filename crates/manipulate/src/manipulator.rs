@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use elemental::{Identity, Model};
+use elemental::{CountMode, Identity, Model};
 
 use crate::{Fields, ManipulateError, StoreContext};
 
@@ -23,6 +23,9 @@ pub struct Page {
     pub total: u64,
     /// The cursor of the next page, with `after`/`limit` paging.
     pub next: Option<String>,
+    /// How `total` was counted: [`CountMode::Exact`] unless the context asked for an estimate
+    /// and the backend made one.
+    pub count_mode: CountMode,
 }
 
 /// Stores objects of any identity. Every read, change and count is limited to the context's

@@ -124,7 +124,7 @@ pub fn paginate(documents: Vec<&Document>, ctx: &StoreContext) -> Result<Page, M
         return Ok(Page {
             objects: copy(&documents),
             total,
-            next: None,
+            ..Page::default()
         });
     }
     let start = (ctx.page.max(1) - 1)
@@ -136,7 +136,7 @@ pub fn paginate(documents: Vec<&Document>, ctx: &StoreContext) -> Result<Page, M
     Ok(Page {
         objects: copy(&documents[start..end]),
         total,
-        next: None,
+        ..Page::default()
     })
 }
 
@@ -154,5 +154,6 @@ pub fn page_with_cursor(mut objects: Vec<Document>, limit: usize, total: u64) ->
         objects,
         total,
         next,
+        ..Page::default()
     }
 }

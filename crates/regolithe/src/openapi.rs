@@ -386,6 +386,11 @@ fn common_parameters() -> Value {
             "A replayed key answers the first create again instead of creating a second object.",
             json!({ "type": "string" })
         ),
+        "countMode": header(
+            "X-Count-Mode",
+            "How to count `X-Count-Total`: `exact` (the default) or `estimated` (sets of more than 1,000 matching objects are estimated from random samples); the answer's `X-Count-Mode` says which was done.",
+            json!({ "type": "string", "enum": ["exact", "estimated"] })
+        ),
         "page": query("page", "The page to return (from 1).", count.clone()),
         "pagesize": query("pagesize", "How many objects a page holds.", count.clone()),
         "limit": query("limit", "How many objects to return after the cursor (not with pagesize).", count),
@@ -424,6 +429,7 @@ fn builtin_parameters(kind: OperationKind) -> Vec<Value> {
             "after",
             "order",
             "recursive",
+            "countMode",
         ],
         OperationKind::Retrieve => &["namespace", "fields", "recursive"],
         OperationKind::Create => &["namespace", "idempotencyKey", "override"],
@@ -522,6 +528,10 @@ fn operation(doc: OperationDoc<'_>) -> Value {
             "X-Count-Total": {
                 "description": "How many objects match, whatever the page.",
                 "schema": { "type": "integer", "minimum": 0 }
+            },
+            "X-Count-Mode": {
+                "description": "How `X-Count-Total` was counted, when the request sent `X-Count-Mode`.",
+                "schema": { "type": "string", "enum": ["exact", "estimated"] }
             }
         });
     }

@@ -58,7 +58,7 @@ fn openapi_paths_operations_and_schemas() {
             "confirm"
         ]
     );
-    let builtins: Vec<String> = params("/lists", "get").into_iter().take(8).collect();
+    let builtins: Vec<String> = params("/lists", "get").into_iter().take(9).collect();
     assert_eq!(
         builtins,
         [
@@ -69,7 +69,8 @@ fn openapi_paths_operations_and_schemas() {
             "limit",
             "after",
             "order",
-            "recursive"
+            "recursive",
+            "countMode"
         ]
         .iter()
         .map(|n| format!("#/components/parameters/{n}"))
@@ -91,6 +92,11 @@ fn openapi_paths_operations_and_schemas() {
     assert_eq!(
         doc["paths"]["/lists"]["get"]["responses"]["200"]["headers"]["X-Count-Total"]["schema"]["type"],
         "integer"
+    );
+    assert_eq!(common["countMode"]["name"], "X-Count-Mode");
+    assert_eq!(
+        doc["paths"]["/lists"]["get"]["responses"]["200"]["headers"]["X-Count-Mode"]["schema"]["enum"],
+        serde_json::json!(["exact", "estimated"])
     );
     // Links: create -> the object's operations, parent -> its children.
     let links = &create["responses"]["200"]["links"];

@@ -538,11 +538,11 @@ async fn reference_session_with_cors() {
         &[
             MODEL[0],
             "Access-Control-Allow-Credentials: true",
-            // differs: X-Request-ID is allowed and exposed (beyond the reference).
-            "Access-Control-Allow-Headers: Authorization, Accept, Content-Type, Cache-Control, Cookie, If-Modified-Since, X-Requested-With, X-Count-Total, X-Namespace, X-External-Tracking-Type, X-External-Tracking-ID, X-TLS-Client-Certificate, Accept-Encoding, X-Fields, X-Read-Consistency, X-Write-Consistency, Idempotency-Key, X-Request-ID",
+            // differs: X-Request-ID and X-Count-Mode are allowed and exposed (beyond the reference).
+            "Access-Control-Allow-Headers: Authorization, Accept, Content-Type, Cache-Control, Cookie, If-Modified-Since, X-Requested-With, X-Count-Total, X-Namespace, X-External-Tracking-Type, X-External-Tracking-ID, X-TLS-Client-Certificate, Accept-Encoding, X-Fields, X-Read-Consistency, X-Write-Consistency, Idempotency-Key, X-Request-ID, X-Count-Mode",
             "Access-Control-Allow-Methods: GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS",
             "Access-Control-Allow-Origin: http://example.com",
-            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID",
+            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID, X-Count-Mode",
             "Access-Control-Max-Age: 1500",
             MODEL[1],
         ],
@@ -557,7 +557,7 @@ async fn reference_session_with_cors() {
             MODEL[0],
             "Access-Control-Allow-Credentials: true",
             "Access-Control-Allow-Origin: http://example.com",
-            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID",
+            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID, X-Count-Mode",
             MODEL[1],
             MODEL[2],
             MODEL[3],
@@ -572,7 +572,7 @@ async fn reference_session_with_cors() {
             MODEL[0],
             "Access-Control-Allow-Credentials: true",
             "Access-Control-Allow-Origin: http://example.com",
-            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID",
+            "Access-Control-Expose-Headers: X-Requested-With, X-Count-Total, X-Namespace, X-Messages, X-Fields, X-Next, X-Request-ID, X-Count-Mode",
             MODEL[1],
             MODEL[2],
             MODEL[3],
