@@ -16,7 +16,7 @@ use crate::statements::{self, Reach};
 /// exactly (the count stops one row later).
 pub const EXACT_COUNT_UP_TO: u64 = 1_000;
 /// With `X-Count-Mode: estimated`, the random probes of a larger set.
-pub const COUNT_SAMPLES: u32 = 2_000;
+pub const COUNT_SAMPLES: u32 = 1_000;
 
 /// What a backend does: run statements.
 pub(crate) trait Executor: Send + Sync + 'static {

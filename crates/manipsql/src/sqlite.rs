@@ -39,6 +39,13 @@ pub struct SqliteOptions {
     /// `synchronous=NORMAL` (every commit survives a crash of the process; the last ones may be
     /// lost on a power loss).
     pub synchronous_full: bool,
+    /// How much of the database file each connection reads through a memory map
+    /// (`PRAGMA mmap_size`), in bytes. Default 256 MiB: random reads (an estimated count's
+    /// probes, reads by ID) skip a system call per page, and the pages stay in the system's
+    /// file cache, shared by every connection, instead of in a cache per connection. 0 turns it
+    /// off (an I/O error on a mapped page stops the process with SIGBUS instead of failing
+    /// the query).
+    pub mmap_size: u64,
 }
 
 impl SqliteOptions {
@@ -49,6 +56,7 @@ impl SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             connections: 4,
             synchronous_full: false,
+            mmap_size: 256 << 20,
         }
     }
 }
@@ -74,6 +82,9 @@ fn open_connection(options: &SqliteOptions) -> Result<Connection, rusqlite::Erro
     };
     conn.pragma_update(None, "synchronous", synchronous)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    let mmap_size = i64::try_from(options.mmap_size).unwrap_or(i64::MAX);
+    let _mapped: i64 =
+        conn.pragma_update_and_check(None, "mmap_size", mmap_size, |row| row.get(0))?;
     conn.create_scalar_function(
         "regexp",
         2,

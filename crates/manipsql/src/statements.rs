@@ -205,8 +205,12 @@ pub fn estimated_count(
     samples: u32,
 ) -> Sql {
     let name = quote(&table.table);
+    // Two subqueries: SQLite reads a lone MIN or MAX from the end of the key, but scans the
+    // table for both in one SELECT.
     let bounds = format!(
-        "_bounds(_lo, _span) AS (SELECT MIN({SEQUENCE}), MAX({SEQUENCE}) - MIN({SEQUENCE}) + 1 FROM {name})"
+        "_ends(_lo, _hi) AS (SELECT (SELECT MIN({SEQUENCE}) FROM {name}), \
+         (SELECT MAX({SEQUENCE}) FROM {name})), \
+         _bounds(_lo, _span) AS (SELECT _lo, _hi - _lo + 1 FROM _ends)"
     );
     // Sampling with replacement: a number may come twice, as each probe is independent.
     let probes = match dialect {
@@ -222,12 +226,17 @@ pub fn estimated_count(
              generate_series(1, {samples}))"
         ),
     };
+    // One correlated lookup per probe, by primary key: written as a join, both planners would
+    // rather scan the matching rows once the filter has an index (a hash join over the set).
     let mut sql = Sql::new(dialect);
     sql.push(&format!(
         "{probes} SELECT COALESCE((SELECT _span FROM _bounds), 0) * COUNT(*) / {samples} \
-         FROM _probes JOIN {name} ON {name}.{SEQUENCE} = _probes._probe"
+         FROM _probes WHERE (SELECT 1 FROM {name}"
     ));
     where_clause(table, ctx, &mut sql);
+    sql.push(&format!(
+        " AND {name}.{SEQUENCE} = _probes._probe LIMIT 1) IS NOT NULL"
+    ));
     sql
 }
 
