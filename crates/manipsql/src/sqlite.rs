@@ -41,10 +41,10 @@ pub struct SqliteOptions {
     pub synchronous_full: bool,
     /// How much of the database file each connection reads through a memory map
     /// (`PRAGMA mmap_size`), in bytes. Default 256 MiB: random reads (an estimated count's
-    /// probes, reads by ID) skip a system call per page, and the pages stay in the system's
-    /// file cache, shared by every connection, instead of in a cache per connection. 0 turns it
-    /// off (an I/O error on a mapped page stops the process with SIGBUS instead of failing
-    /// the query).
+    /// probes, reads by ID) skip a system call per page, and mapped pages are read from the
+    /// system's file cache, shared by every connection, without a copy per connection. With
+    /// the map, an I/O error on a mapped page stops the process (SIGBUS) instead of failing
+    /// the query; 0 turns the map off.
     pub mmap_size: u64,
 }
 
