@@ -300,8 +300,9 @@ pub fn select_after(
     }
 }
 
-/// The objects after the cursor's row `_c` (its key `_ck` and sequence `_cs`), for an order by
-/// `key` (or insertion order alone), with the nulls where [`order_list`] puts them.
+/// The objects after the cursor's row (its key `_c._ck` and sequence `_c._cs` in the
+/// conditions), for an order by `key` (or insertion order alone), with the nulls where
+/// [`order_list`] puts them.
 fn keyset_after(
     table: &TableSchema,
     ctx: &StoreContext,
@@ -310,16 +311,12 @@ fn keyset_after(
     limit: Option<u64>,
     key: Option<&OrderKey<'_>>,
 ) -> Sql {
-    let cursor_key = key.map_or_else(|| "NULL".to_string(), |k| quote(&k.column.name));
     let mut sql = Sql::new(dialect);
     sql.push(&format!(
-        "SELECT {} FROM {table}, (SELECT {cursor_key} AS _ck, {SEQUENCE} AS _cs FROM {table} WHERE {} = ",
+        "SELECT {} FROM {}",
         read_list(table, dialect),
-        id_column(),
-        table = quote(&table.table),
-    ))
-    .push_param(SqlValue::Text(after.to_string()))
-    .push(") AS _c");
+        quote(&table.table)
+    ));
     where_clause(table, ctx, &mut sql);
     let later = format!("{SEQUENCE} > _c._cs");
     let after_cursor = match key {
@@ -339,12 +336,44 @@ fn keyset_after(
             }
         }
     };
-    sql.push(&format!(
-        " AND {after_cursor} ORDER BY {}",
-        order_list(table, ctx)
-    ));
+    sql.push(" AND ");
+    push_cursor_condition(&mut sql, &after_cursor, table, key, after);
+    sql.push(&format!(" ORDER BY {}", order_list(table, ctx)));
     push_limit(&mut sql, limit, 0);
     sql
+}
+
+/// Pushes `condition` with each `_c._ck` (the cursor row's key) and `_c._cs` (its sequence)
+/// read by a subquery of its own: a value the planner knows before the scan, so the scan
+/// starts at the cursor (as a join, PostgreSQL read the table from its start and compared
+/// every row with the cursor's).
+fn push_cursor_condition(
+    sql: &mut Sql,
+    condition: &str,
+    table: &TableSchema,
+    key: Option<&OrderKey<'_>>,
+    after: &str,
+) {
+    const CURSOR_KEY: &str = "_c._ck";
+    const CURSOR_SEQUENCE: &str = "_c._cs";
+    let cursor_key = key.map_or_else(|| "NULL".to_string(), |k| quote(&k.column.name));
+    let mut rest = condition;
+    while let Some(at) = rest.find("_c._c") {
+        sql.push(&rest[..at]);
+        let (column, token) = match rest[at..].starts_with(CURSOR_KEY) {
+            true => (cursor_key.as_str(), CURSOR_KEY),
+            false => (SEQUENCE, CURSOR_SEQUENCE),
+        };
+        sql.push(&format!(
+            "(SELECT {column} FROM {} WHERE {} = ",
+            quote(&table.table),
+            id_column()
+        ))
+        .push_param(SqlValue::Text(after.to_string()))
+        .push(")");
+        rest = &rest[at + token.len()..];
+    }
+    sql.push(rest);
 }
 
 /// The objects after the cursor, by their number in the order (any number of keys).
