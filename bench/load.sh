@@ -14,13 +14,7 @@ CONNECTIONS="${2:-64}"
 THREADS=1
 TODO_ADDR=127.0.0.1:18380
 BARE_ADDR=127.0.0.1:18381
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/common.sh
 
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 

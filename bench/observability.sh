@@ -15,13 +15,7 @@ CONNECTIONS="${2:-64}"
 API_ADDR=127.0.0.1:18390
 BARE_ADDR=127.0.0.1:18391
 SINK_PORT=18392
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+. bench/common.sh
 
 for tool in wrk openssl python3; do
   command -v "$tool" >/dev/null || { echo "$tool is needed" >&2; exit 1; }

@@ -256,6 +256,14 @@ pub fn select(
     limit: Option<u64>,
     offset: u64,
 ) -> Sql {
+    let mut sql = select_matching(table, ctx, dialect);
+    sql.push(&format!(" ORDER BY {}", order_list(table, ctx)));
+    push_limit(&mut sql, limit, offset);
+    sql
+}
+
+/// `SELECT` of the read columns of the objects matching the context, unordered.
+fn select_matching(table: &TableSchema, ctx: &StoreContext, dialect: Dialect) -> Sql {
     let mut sql = Sql::new(dialect);
     sql.push(&format!(
         "SELECT {} FROM {}",
@@ -263,8 +271,6 @@ pub fn select(
         quote(&table.table)
     ));
     where_clause(table, ctx, &mut sql);
-    sql.push(&format!(" ORDER BY {}", order_list(table, ctx)));
-    push_limit(&mut sql, limit, offset);
     sql
 }
 
@@ -311,13 +317,7 @@ fn keyset_after(
     limit: Option<u64>,
     key: Option<&OrderKey<'_>>,
 ) -> Sql {
-    let mut sql = Sql::new(dialect);
-    sql.push(&format!(
-        "SELECT {} FROM {}",
-        read_list(table, dialect),
-        quote(&table.table)
-    ));
-    where_clause(table, ctx, &mut sql);
+    let mut sql = select_matching(table, ctx, dialect);
     let later = format!("{SEQUENCE} > _c._cs");
     let after_cursor = match key {
         None => later,
