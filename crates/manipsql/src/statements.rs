@@ -306,9 +306,11 @@ pub fn select_after(
     }
 }
 
-/// The objects after the cursor's row (its key `_c._ck` and sequence `_c._cs` in the
-/// conditions), for an order by `key` (or insertion order alone), with the nulls where
-/// [`order_list`] puts them.
+/// The objects after the cursor's row, for an order by `key` (or insertion order alone), with
+/// the nulls where [`order_list`] puts them. The cursor row's key and sequence are scalar
+/// subqueries by its ID: values the planner has before the scan, so the scan starts at the
+/// cursor (as a join, PostgreSQL read the table from its start and compared every row with the
+/// cursor's).
 fn keyset_after(
     table: &TableSchema,
     ctx: &StoreContext,
@@ -318,62 +320,40 @@ fn keyset_after(
     key: Option<&OrderKey<'_>>,
 ) -> Sql {
     let mut sql = select_matching(table, ctx, dialect);
-    let later = format!("{SEQUENCE} > _c._cs");
+    // One parameter, its placeholder used by every subquery.
+    let cursor = sql.param(SqlValue::Text(after.to_string()));
+    let of_cursor = |column: &str| {
+        format!(
+            "(SELECT {column} FROM {} WHERE {} = {cursor})",
+            quote(&table.table),
+            id_column()
+        )
+    };
+    let later = format!("{SEQUENCE} > {}", of_cursor(SEQUENCE));
     let after_cursor = match key {
         None => later,
         Some(key) => {
             let k = quote(&key.column.name);
+            let ck = of_cursor(&k);
             if key.descending {
                 // k DESC NULLS LAST: smaller keys, then the nulls.
                 format!(
-                    "((_c._ck IS NULL AND {k} IS NULL AND {later}) OR (_c._ck IS NOT NULL AND ({k} < _c._ck OR ({k} = _c._ck AND {later}) OR {k} IS NULL)))"
+                    "(({ck} IS NULL AND {k} IS NULL AND {later}) OR ({ck} IS NOT NULL AND ({k} < {ck} OR ({k} = {ck} AND {later}) OR {k} IS NULL)))"
                 )
             } else {
                 // k ASC NULLS FIRST: the nulls, then greater keys.
                 format!(
-                    "((_c._ck IS NULL AND ({k} IS NOT NULL OR {later})) OR {k} > _c._ck OR ({k} = _c._ck AND {later}))"
+                    "(({ck} IS NULL AND ({k} IS NOT NULL OR {later})) OR {k} > {ck} OR ({k} = {ck} AND {later}))"
                 )
             }
         }
     };
-    sql.push(" AND ");
-    push_cursor_condition(&mut sql, &after_cursor, table, key, after);
-    sql.push(&format!(" ORDER BY {}", order_list(table, ctx)));
+    sql.push(&format!(
+        " AND {after_cursor} ORDER BY {}",
+        order_list(table, ctx)
+    ));
     push_limit(&mut sql, limit, 0);
     sql
-}
-
-/// Pushes `condition` with each `_c._ck` (the cursor row's key) and `_c._cs` (its sequence)
-/// read by a subquery of its own: a value the planner knows before the scan, so the scan
-/// starts at the cursor (as a join, PostgreSQL read the table from its start and compared
-/// every row with the cursor's).
-fn push_cursor_condition(
-    sql: &mut Sql,
-    condition: &str,
-    table: &TableSchema,
-    key: Option<&OrderKey<'_>>,
-    after: &str,
-) {
-    const CURSOR_KEY: &str = "_c._ck";
-    const CURSOR_SEQUENCE: &str = "_c._cs";
-    let cursor_key = key.map_or_else(|| "NULL".to_string(), |k| quote(&k.column.name));
-    let mut rest = condition;
-    while let Some(at) = rest.find("_c._c") {
-        sql.push(&rest[..at]);
-        let (column, token) = match rest[at..].starts_with(CURSOR_KEY) {
-            true => (cursor_key.as_str(), CURSOR_KEY),
-            false => (SEQUENCE, CURSOR_SEQUENCE),
-        };
-        sql.push(&format!(
-            "(SELECT {column} FROM {} WHERE {} = ",
-            quote(&table.table),
-            id_column()
-        ))
-        .push_param(SqlValue::Text(after.to_string()))
-        .push(")");
-        rest = &rest[at + token.len()..];
-    }
-    sql.push(rest);
 }
 
 /// The objects after the cursor, by their number in the order (any number of keys).
