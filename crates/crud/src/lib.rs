@@ -166,18 +166,10 @@ impl<T: Model> Processor<T> for CrudProcessor<T> {
     async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
         let store_ctx = context(ctx.request())?;
         require_parent(self.store.as_ref(), ctx.request(), &store_ctx).await?;
-        let page = self
-            .store
-            .retrieve_many(T::IDENTITY, &store_ctx)
+        let page = manipulate::retrieve_many::<T>(self.store.as_ref(), &store_ctx)
             .await
             .map_err(Error::from)?;
-        let objects = page
-            .objects
-            .into_iter()
-            .map(manipulate::from_document)
-            .collect::<Result<Vec<T>, _>>()
-            .map_err(Error::from)?;
-        Ok(Page::new(objects, page.total, page.next).with_count_mode(page.count_mode))
+        Ok(Page::new(page.objects, page.total, page.next).with_count_mode(page.count_mode))
     }
 
     async fn retrieve(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {

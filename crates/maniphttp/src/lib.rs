@@ -53,8 +53,8 @@ mod wire;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{ApiError, Error};
+pub use manipulate::Page;
 pub use retry::{RetryPolicy, parse_retry_after};
 pub use subscriber::{Events, Status, Statuses, Subscriber, SubscriberBuilder};
 pub use tls::TlsSettings;
 pub use token::{RefreshingToken, TokenManager};
-pub use typed::Page;

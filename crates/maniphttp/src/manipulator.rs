@@ -104,14 +104,7 @@ impl Manipulator for Client {
             let answer = self
                 .documents(Method::GET, identity, None, ctx, None)
                 .await?;
-            let page = typed::page::<Document>(&answer)
-                .map_err(|e| ManipulateError::Internal(e.to_string()))?;
-            Ok(Page {
-                objects: page.objects,
-                total: page.total,
-                next: page.next,
-                count_mode: page.count_mode,
-            })
+            typed::page::<Document>(&answer).map_err(|e| ManipulateError::Internal(e.to_string()))
         })
     }
 

@@ -4,23 +4,10 @@
 use bytes::Bytes;
 use elemental::{CountMode, EncodingType, Identity, Model};
 use http::Method;
-use manipulate::StoreContext;
+use manipulate::{Page, StoreContext};
 
 use crate::client::{Answer, Call};
 use crate::{Client, Error, wire};
-
-/// One page of objects, as the server answered it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Page<T> {
-    /// The objects of the page.
-    pub objects: Vec<T>,
-    /// How many objects match in all (`X-Count-Total`).
-    pub total: u64,
-    /// The cursor of the next page (`X-Next`), with `after`/`limit` paging.
-    pub next: Option<String>,
-    /// How the server counted `total` (`X-Count-Mode`; exact when the answer does not say).
-    pub count_mode: CountMode,
-}
 
 /// One operation: what the context says, on an identity, maybe one object, maybe a body.
 pub(crate) struct Operation<'a> {

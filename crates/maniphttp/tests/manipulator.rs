@@ -50,11 +50,11 @@ async fn every_manipulator_operation_against_an_apiserver() {
     assert_eq!(read.name, "web");
     let mut ordered = root.clone();
     ordered.order = vec!["name".into()];
-    let (objects, total, _) = manipulate::retrieve_many::<ExternalNetwork>(store, &ordered)
+    let page = manipulate::retrieve_many::<ExternalNetwork>(store, &ordered)
         .await
         .unwrap();
-    let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
-    assert_eq!((names, total), (vec!["cache", "db", "web"], 3));
+    let names: Vec<&str> = page.objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!((names, page.total), (vec!["cache", "db", "web"], 3));
     assert_eq!(store.count(ExternalNetwork::IDENTITY, &root).await, Ok(3));
 
     let mut changed = read.clone();

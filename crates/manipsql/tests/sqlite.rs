@@ -191,7 +191,7 @@ async fn the_largest_accepted_filters_run_on_sqlite() {
             manipulate::retrieve_many(&store, &ctx.clone().with_filter(filter))
                 .await
                 .unwrap_or_else(|e| panic!("{e}: {}", &text[..60]))
-                .0;
+                .objects;
         assert_eq!(
             found.iter().map(|n| n.id()).collect::<Vec<_>>(),
             vec!["n1"],

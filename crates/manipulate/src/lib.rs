@@ -16,8 +16,8 @@
 //! let net = ExternalNetwork { id: "n1".into(), name: "web".into(), namespace: "/acme".into(), ..Default::default() };
 //! manipulate::create(&store, net, &ctx).await.unwrap();
 //! let ctx = ctx.with_filter(Filter::parse("name == web").unwrap());
-//! let (found, total, _) = manipulate::retrieve_many::<ExternalNetwork>(&store, &ctx).await.unwrap();
-//! assert_eq!((found.len(), total), (1, 1));
+//! let page = manipulate::retrieve_many::<ExternalNetwork>(&store, &ctx).await.unwrap();
+//! assert_eq!((page.objects.len(), page.total), (1, 1));
 //! # });
 //! ```
 

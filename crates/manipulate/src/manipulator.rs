@@ -14,11 +14,11 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// An object as stored: its JSON form (attribute names as in the specs).
 pub type Document = serde_json::Map<String, serde_json::Value>;
 
-/// One page of objects.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Page {
+/// One page of objects: stored documents, or typed objects from [`retrieve_many`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<D = Document> {
     /// The objects of the page.
-    pub objects: Vec<Document>,
+    pub objects: Vec<D>,
     /// How many objects match in all (for `X-Count-Total`).
     pub total: u64,
     /// The cursor of the next page, with `after`/`limit` paging.
@@ -26,6 +26,17 @@ pub struct Page {
     /// How `total` was counted: [`CountMode::Exact`] unless the context asked for an estimate
     /// and the backend made one.
     pub count_mode: CountMode,
+}
+
+impl<D> Default for Page<D> {
+    fn default() -> Self {
+        Self {
+            objects: Vec::new(),
+            total: 0,
+            next: None,
+            count_mode: CountMode::Exact,
+        }
+    }
 }
 
 /// Stores objects of any identity. Every read, change and count is limited to the context's
@@ -133,18 +144,23 @@ pub fn from_document<T: Model>(document: Document) -> Result<T, ManipulateError>
         .map_err(|e| ManipulateError::Internal(format!("cannot read a stored object: {e}")))
 }
 
-/// Typed retrieve-many: the objects, the total and the next cursor.
+/// Typed retrieve-many: the page with its documents read into `T`.
 pub async fn retrieve_many<T: Model>(
     m: &dyn Manipulator,
     ctx: &StoreContext,
-) -> Result<(Vec<T>, u64, Option<String>), ManipulateError> {
+) -> Result<Page<T>, ManipulateError> {
     let page = m.retrieve_many(T::IDENTITY, ctx).await?;
     let objects = page
         .objects
         .into_iter()
         .map(from_document)
         .collect::<Result<_, _>>()?;
-    Ok((objects, page.total, page.next))
+    Ok(Page {
+        objects,
+        total: page.total,
+        next: page.next,
+        count_mode: page.count_mode,
+    })
 }
 
 /// Typed retrieve.

@@ -27,10 +27,10 @@ fn filtered(namespace: &str, filter: &str) -> StoreContext {
 }
 
 async fn names(m: &dyn Manipulator, c: &StoreContext) -> Vec<String> {
-    let (found, _, _) = manipulate::retrieve_many::<ExternalNetwork>(m, c)
+    let page = manipulate::retrieve_many::<ExternalNetwork>(m, c)
         .await
         .expect("retrieve-many");
-    found.into_iter().map(|n| n.name).collect()
+    page.objects.into_iter().map(|n| n.name).collect()
 }
 
 /// Runs every check, each on a fresh store from `make`.
@@ -151,10 +151,10 @@ pub async fn filters(m: &dyn Manipulator) {
         ("exposedPort == 443.0", 1),
         ("exposedPort in [1, 443]", 1),
     ] {
-        let (found, _, _) = manipulate::retrieve_many::<Service>(m, &filtered("/", filter))
+        let page = manipulate::retrieve_many::<Service>(m, &filtered("/", filter))
             .await
             .expect("services");
-        assert_eq!(found.len(), expected, "{filter}");
+        assert_eq!(page.objects.len(), expected, "{filter}");
     }
 }
 
