@@ -329,6 +329,52 @@ async fn resume_with_since_has_no_gap_and_no_duplicate() {
     running.stop().await.expect("stop");
 }
 
+/// Concurrent writers publish faster than one event per wake-up of the session, so events queue
+/// behind each other and leave in batches: every one arrives, once, in sequence order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_concurrent_writes_arrives_whole_and_in_order() {
+    let running = server(PushOptions::default()).await;
+    let addr = running.addr;
+    let mut client = PushClient::connect(addr, "namespace=/")
+        .await
+        .expect("session");
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            tokio::spawn(async move {
+                for n in 0..25 {
+                    create(addr, "/", &format!("w{w}-{n}")).await;
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("writer");
+    }
+    let mut names = Vec::new();
+    let mut sequences = Vec::new();
+    for _ in 0..200 {
+        let event = client.event(WAIT).await;
+        assert_eq!(event.event_type, EventType::Create);
+        names.push(
+            entity(&event)["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+        sequences.push(event.sequence);
+    }
+    assert_quiet(&mut client).await;
+    let consecutive: Vec<u64> = (0..200).map(|n| sequences[0] + n).collect();
+    assert_eq!(sequences, consecutive, "in order, no gap, no duplicate");
+    names.sort();
+    let mut expected: Vec<String> = (0..8)
+        .flat_map(|w| (0..25).map(move |n| format!("w{w}-{n}")))
+        .collect();
+    expected.sort();
+    assert_eq!(names, expected);
+    running.stop().await.expect("stop");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_older_than_the_backlog_gets_a_resync_error_then_live_events() {
     let push = PushOptions {
