@@ -3,6 +3,7 @@
 # bytes, for GET one, GET a list of 100 and POST create, driven by wrk from a second process.
 #
 #   bench/load.sh [SECONDS_PER_RUN] [CONNECTIONS]
+#   TODO_BIN=/path/to/todo bench/load.sh ...    # a todo binary built elsewhere (an A/B run)
 #
 # Needs wrk (Debian package `wrk`). Prints requests/s, p50 and p99 for both servers and the
 # ratios todo/bare. Everything listens on 127.0.0.1 and stops at the end.
@@ -19,13 +20,16 @@ BARE_ADDR=127.0.0.1:18381
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
 
 echo "building (release)..." >&2
-CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" cargo build --quiet --release -p todo --bin todo
-CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" cargo build --quiet --release -p bahamut --example bare_hyper
 TARGET="${CARGO_TARGET_DIR:-target}/release"
+if [ -z "${TODO_BIN:-}" ]; then
+  CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" cargo build --quiet --release -p todo --bin todo
+  TODO_BIN="$TARGET/todo"
+fi
+CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-2}" cargo build --quiet --release -p bahamut --example bare_hyper
 
 wait_for() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://$1/" && return 0; sleep 0.1; done; echo "$1 did not start" >&2; exit 1; }
 
-RUST_LOG=warn "$TARGET/todo" --listen "$TODO_ADDR" --health none >"$WORK/todo.log" 2>&1 &
+RUST_LOG=warn "$TODO_BIN" --listen "$TODO_ADDR" --health none >"$WORK/todo.log" 2>&1 &
 PIDS+=($!)
 wait_for "$TODO_ADDR"
 

@@ -8,10 +8,11 @@
 //! [`Processor::OPERATIONS`], so the server knows them from the registration alone (501 for the
 //! others) and `routes_info` lists only them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use elemental::{CountMode, Errors, Event, Model, Operation, Request};
+use elemental::{CountMode, Encoded, Errors, Event, Identifiable, Model, Operation, Request};
 
 use crate::body::Body;
 use crate::cookie::Cookie;
@@ -21,7 +22,7 @@ use crate::cookie::Cookie;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page<T> {
     /// The objects of the page.
-    pub items: Vec<T>,
+    pub items: Items<T>,
     /// How many objects match in all (`X-Count-Total`).
     pub total: u64,
     /// The cursor of the next page (`X-Next`).
@@ -34,20 +35,26 @@ impl<T> Page<T> {
     /// A page holding every match: the total is the number of items, there is no next page.
     pub fn all(items: Vec<T>) -> Self {
         let total = items.len() as u64;
-        Self {
-            items,
-            total,
-            next: None,
-            count_mode: CountMode::Exact,
-        }
+        Self::new(items, total, None)
     }
 
     /// A page of `total` matches (counted exactly), with the cursor of the next page.
     pub fn new(items: Vec<T>, total: u64, next: Option<String>) -> Self {
         Self {
-            items,
+            items: Items::Objects(items),
             total,
             next,
+            count_mode: CountMode::Exact,
+        }
+    }
+
+    /// A page holding every match, as objects encoded once beforehand: a JSON answer without
+    /// `X-Fields` or a custom marshaller is their bytes joined, with no encoding.
+    pub fn all_encoded(items: Vec<Encoded<T>>) -> Self {
+        Self {
+            total: items.len() as u64,
+            items: Items::Encoded(items),
+            next: None,
             count_mode: CountMode::Exact,
         }
     }
@@ -56,6 +63,49 @@ impl<T> Page<T> {
     pub fn with_count_mode(mut self, mode: CountMode) -> Self {
         self.count_mode = mode;
         self
+    }
+}
+
+/// The objects of a [`Page`]: typed, or already encoded as JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Items<T> {
+    /// Objects the server encodes for the answer.
+    Objects(Vec<T>),
+    /// Objects encoded once beforehand (secrets blank), served as they are to JSON clients.
+    Encoded(Vec<Encoded<T>>),
+}
+
+impl<T: Model> Items<T> {
+    /// How many objects there are.
+    pub fn len(&self) -> usize {
+        match self {
+            Items::Objects(objects) => objects.len(),
+            Items::Encoded(encoded) => encoded.len(),
+        }
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The objects, decoded from their JSON form when they are encoded.
+    pub fn objects(&self) -> Result<Cow<'_, [T]>, elemental::Error> {
+        match self {
+            Items::Objects(objects) => Ok(Cow::Borrowed(objects)),
+            Items::Encoded(encoded) => encoded
+                .iter()
+                .map(Encoded::decode)
+                .collect::<Result<Vec<T>, _>>()
+                .map(Cow::Owned),
+        }
+    }
+
+    /// Clears the secret attributes of typed objects (encoded ones have them blank already).
+    pub fn blank_secrets(&mut self) {
+        if let Items::Objects(objects) = self {
+            objects.iter_mut().for_each(Identifiable::blank_secrets);
+        }
     }
 }
 

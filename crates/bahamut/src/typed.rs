@@ -16,7 +16,7 @@ use futures_util::FutureExt;
 
 use crate::auth::IdentifiableRetriever;
 use crate::options::{ErrorTransformer, Marshal, Marshaller, Unmarshaller};
-use crate::processor::{Page, Processor, ProcessorContext};
+use crate::processor::{Items, Page, Processor, ProcessorContext};
 use crate::response::Answer;
 use crate::{BoxFuture, HttpResponse};
 
@@ -343,7 +343,7 @@ fn finish<T: Model>(
 ) -> Outcome {
     match &mut answered {
         Answered::One(object) => object.blank_secrets(),
-        Answered::Page(page) => page.items.iter_mut().for_each(Identifiable::blank_secrets),
+        Answered::Page(page) => page.items.blank_secrets(),
         Answered::Count(_) => {}
     }
     let mut events = std::mem::take(&mut ctx.answer.events);
@@ -406,7 +406,8 @@ fn encode<T: Model>(
             (Some(marshal(request, Marshal::One(object))?), 0, None)
         }
         (Answered::Page(page), Some(marshal)) => {
-            let items = page.items.iter().map(|o| o as &dyn Identifiable).collect();
+            let objects = page.items.objects()?;
+            let items = objects.iter().map(|o| o as &dyn Identifiable).collect();
             (
                 Some(marshal(request, Marshal::Many(items))?),
                 page.total,
@@ -463,11 +464,17 @@ fn encode_model<T: Model>(
             (Some(body), 0, None)
         }
         Answered::Page(page) => {
-            let body = match fields.is_empty() {
-                true => elemental::encode(accept, &page.items)?,
-                false => {
-                    let sparse: Vec<T::Sparse> =
-                        page.items.iter().map(|o| o.to_sparse(fields)).collect();
+            let body = match (&page.items, fields.is_empty()) {
+                (Items::Encoded(items), true) if accept == EncodingType::Json => {
+                    elemental::json_array(items)
+                }
+                (items, true) => elemental::encode(accept, &*items.objects()?)?,
+                (items, false) => {
+                    let sparse: Vec<T::Sparse> = items
+                        .objects()?
+                        .iter()
+                        .map(|o| o.to_sparse(fields))
+                        .collect();
                     elemental::encode(accept, &sparse)?
                 }
             };

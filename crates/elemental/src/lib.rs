@@ -50,6 +50,7 @@ mod certificate;
 mod conventions;
 mod count_mode;
 mod duration;
+mod encoded;
 mod encoding;
 mod error;
 mod event;
@@ -76,6 +77,7 @@ pub use certificate::{ClientCertificate, SubjectAltName};
 pub use conventions::{Parented, Timestamped};
 pub use count_mode::{COUNT_MODE_HEADER, CountMode};
 pub use duration::{DurationError, GoDuration};
+pub use encoded::{Encoded, json_array};
 pub use encoding::{
     ACCEPTED_ENCODINGS, EncodingType, convert, decode, encode, encodings_from_headers,
     is_object_body, parse_media_type,

@@ -5,7 +5,7 @@ mod common;
 
 use common::{List, Task, User};
 use elemental::{
-    EncodingType, Identifiable, Identity, Model, ModelIdentity, ModelManager, Operation,
+    Encoded, EncodingType, Identifiable, Identity, Model, ModelIdentity, ModelManager, Operation,
     validate_advanced_specification,
 };
 
@@ -177,6 +177,40 @@ fn sparse_and_patch() {
         (list.name.as_str(), list.description.as_str()),
         ("a", "new")
     );
+}
+
+#[test]
+fn an_encoded_object_is_its_json_with_secrets_blank_and_decodes_back() {
+    let list = List {
+        id: "6b04eb4daab2dd015af7b8a5".into(),
+        name: "groceries".into(),
+        secret: "s3cr3t".into(),
+        slice: vec!["a".into()],
+        ..List::default()
+    };
+    let encoded = Encoded::new(&list).unwrap();
+    assert_eq!(list.secret, "s3cr3t");
+    let json = r#"{"ID":"6b04eb4daab2dd015af7b8a5","archived":false,"count":0,"creationOnly":"","date":null,"description":"","name":"groceries","parentID":"","parentType":"","ratio":0.0,"readOnly":"","secret":"","slice":["a"]}"#;
+    assert_eq!(encoded.json().as_ref(), json.as_bytes());
+    let back = encoded.decode().unwrap();
+    assert_eq!(
+        back,
+        List {
+            secret: String::new(),
+            ..list.clone()
+        }
+    );
+
+    let other = List {
+        id: "6b04eb4daab2dd015af7b8a6".into(),
+        ..back.clone()
+    };
+    let mut blanked = list.clone();
+    blanked.blank_secrets();
+    let both = vec![blanked, other.clone()];
+    let joined = elemental::json_array(&[encoded, Encoded::new(&other).unwrap()]);
+    assert_eq!(joined, serde_json::to_vec(&both).unwrap());
+    assert_eq!(elemental::json_array::<List>(&[]), b"[]".to_vec());
 }
 
 #[test]

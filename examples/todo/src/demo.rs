@@ -3,12 +3,13 @@
 //! Create assigns a fresh 24-hex object id; a missing id answers 404
 //! `Object with ID '<id>' not found`. Lists serve retrieve-many, retrieve, create, update and
 //! delete (no patch, no info, as in the reference); tasks and users the same, children of lists
-//! where the model says so.
+//! where the model says so. Each object keeps its JSON form once a list has served it, so the
+//! next lists join stored bytes instead of encoding every object again.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use bahamut::{Errors, Options, Page, Processor, ProcessorContext, Server, ServerError};
+use bahamut::{Encoded, Errors, Options, Page, Processor, ProcessorContext, Server, ServerError};
 use elemental::{Error, Identity, Model};
 
 use crate::model::{List, Task, User, manager};
@@ -18,9 +19,32 @@ pub use crud::ObjectIds;
 
 /// An in-memory processor for one model, objects in id (creation) order.
 pub struct MemoryProcessor<T> {
-    objects: Mutex<BTreeMap<String, T>>,
+    objects: Mutex<BTreeMap<String, Stored<T>>>,
     ids: Arc<ObjectIds>,
     service: String,
+}
+
+/// One stored object and its JSON form, encoded the first time a list serves it.
+struct Stored<T> {
+    object: T,
+    json: OnceLock<Encoded<T>>,
+}
+
+impl<T: Model> Stored<T> {
+    fn new(object: T) -> Self {
+        Self {
+            object,
+            json: OnceLock::new(),
+        }
+    }
+
+    fn encoded(&self) -> Result<Encoded<T>, Error> {
+        if let Some(json) = self.json.get() {
+            return Ok(json.clone());
+        }
+        let json = Encoded::new(&self.object)?;
+        Ok(self.json.get_or_init(|| json).clone())
+    }
 }
 
 impl<T: Model> MemoryProcessor<T> {
@@ -33,7 +57,7 @@ impl<T: Model> MemoryProcessor<T> {
         }
     }
 
-    fn objects(&self) -> MutexGuard<'_, BTreeMap<String, T>> {
+    fn objects(&self) -> MutexGuard<'_, BTreeMap<String, Stored<T>>> {
         self.objects
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -54,21 +78,21 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
     async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
         let parent = ctx.request().parent_identity;
         let parent_id = &ctx.request().parent_id;
-        let objects: Vec<T> = self
+        let objects = self
             .objects()
             .values()
             .filter(|o| {
                 parent == Identity::ROOT
-                    || o.as_parented().is_some_and(|p| p.parent_id() == parent_id)
+                    || (o.object.as_parented()).is_some_and(|p| p.parent_id() == parent_id)
             })
-            .cloned()
-            .collect();
-        Ok(Page::all(objects))
+            .map(Stored::encoded)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::all_encoded(objects))
     }
 
     async fn retrieve(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {
         let id = &ctx.request().object_id;
-        let found = self.objects().get(id).cloned();
+        let found = self.objects().get(id).map(|s| s.object.clone());
         Ok(found.ok_or_else(|| self.not_found(id))?)
     }
 
@@ -82,7 +106,7 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
         {
             parent.set_parent(&request.parent_id, request.parent_identity.name);
         }
-        self.objects().insert(id, object.clone());
+        self.objects().insert(id, Stored::new(object.clone()));
         Ok(object)
     }
 
@@ -90,17 +114,21 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
         let id = &ctx.request().object_id;
         let mut objects = self.objects();
         let stored = objects.get_mut(id).ok_or_else(|| self.not_found(id))?;
-        if let (Some(stored), Some(parent)) = (stored.as_parented(), object.as_parented_mut()) {
+        if let (Some(stored), Some(parent)) =
+            (stored.object.as_parented(), object.as_parented_mut())
+        {
             parent.set_parent(stored.parent_id(), stored.parent_type());
         }
-        *stored = object.clone();
+        *stored = Stored::new(object.clone());
         Ok(object)
     }
 
     async fn delete(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {
         let id = &ctx.request().object_id;
         let removed = self.objects().remove(id);
-        Ok(removed.ok_or_else(|| self.not_found(id))?)
+        Ok(removed
+            .map(|s| s.object)
+            .ok_or_else(|| self.not_found(id))?)
     }
 }
 

@@ -1,0 +1,69 @@
+//! Pages of objects encoded beforehand (`Page::all_encoded`): a JSON client gets the stored bytes
+//! joined, exactly what the server would have encoded; msgpack and `X-Fields` clients get the
+//! objects decoded back and encoded their way; secrets never leave.
+
+use bahamut::{Encoded, Errors, Page, Processor, ProcessorContext, Server};
+use elemental::{EncodingType, Identifiable};
+use testkit::{RawResponse, request, send};
+use todo::model::{List, manager};
+
+fn lists() -> Vec<List> {
+    ["groceries", "chores"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| List {
+            id: format!("5f0000000000000000000{i:03}"),
+            name: (*name).into(),
+            secret: "s3cr3t".into(),
+            slice: vec!["a".into()],
+            ..List::default()
+        })
+        .collect()
+}
+
+fn blanked() -> Vec<List> {
+    let mut lists = lists();
+    lists.iter_mut().for_each(Identifiable::blank_secrets);
+    lists
+}
+
+struct Stored;
+
+#[bahamut::processor]
+impl Processor<List> for Stored {
+    async fn retrieve_many(&self, _: &mut ProcessorContext<List>) -> Result<Page<List>, Errors> {
+        let encoded = lists()
+            .iter()
+            .map(Encoded::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::all_encoded(encoded))
+    }
+}
+
+async fn get(addr: std::net::SocketAddr, headers: &[(&str, &str)]) -> RawResponse {
+    send(addr, &request("GET", "/lists", headers, "")).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encoded_page_answers_each_encoding_and_x_fields_like_typed_objects() {
+    let s = testkit::start(|o| {
+        let mut server = Server::new(o.with_model(0, manager()).with_model(1, manager()));
+        server.register_processor(Stored)?;
+        Ok(server)
+    })
+    .await;
+
+    let r = get(s.addr, &[]).await;
+    assert_eq!((r.status, r.header("X-Count-Total")), (200, Some("2")));
+    assert_eq!(r.body, serde_json::to_vec(&blanked()).unwrap());
+    assert!(!r.text().contains("s3cr3t"), "{}", r.text());
+
+    let r = get(s.addr, &[("Accept", "application/msgpack")]).await;
+    assert_eq!(r.header("Content-Type"), Some("application/msgpack"));
+    let decoded: Vec<List> = elemental::decode(EncodingType::Msgpack, &r.body).unwrap();
+    assert_eq!(decoded, blanked());
+
+    let r = get(s.addr, &[("X-Fields", "name")]).await;
+    assert_eq!(r.text(), r#"[{"name":"groceries"},{"name":"chores"}]"#);
+    s.stop().await.unwrap();
+}
