@@ -94,7 +94,7 @@ pub fn plan(schema: &Schema, dialect: Dialect, recorded: &Recorded) -> Result<Ve
             }
         }
         for index in &table.indexes {
-            let columns: Vec<String> = index.columns.iter().map(|c| quote(c)).collect();
+            let columns: Vec<String> = index.key.iter().map(|c| quote(c)).collect();
             let unique = if index.unique { "UNIQUE " } else { "" };
             statements.push(raw(format!(
                 "CREATE {unique}INDEX IF NOT EXISTS {} ON {name} ({})",

@@ -7,6 +7,9 @@ use elemental::{AttributeType, Identity, ModelManager};
 
 use crate::SqlError;
 
+/// The column keeping insertion order.
+pub const SEQUENCE: &str = "_seq";
+
 /// How an attribute is kept in a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
@@ -102,12 +105,29 @@ pub struct TableSchema {
 /// An index the specs ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableIndex {
-    /// The index name: `<table>_<column>_..._idx` (`_uniq` for unique ones).
+    /// The index name: `<table>_<key column>_..._idx` (`_uniq` for unique ones).
     pub name: String,
-    /// The columns, in order.
+    /// The spec's attributes, in order.
     pub columns: Vec<String>,
+    /// The columns of the index key: the attributes, then, for a non-unique index of a
+    /// namespaced table that does not name the namespace, the insertion sequence and the
+    /// namespace (see [`index_key`]).
+    pub key: Vec<String>,
     /// No two rows may share the values of all the columns.
     pub unique: bool,
+}
+
+/// The key of a spec index. A list is read in insertion order within a namespace (and its
+/// descendants), so a non-unique index of a namespaced table that does not name the namespace
+/// ends with `_seq, namespace`: equality on its attributes then walks the matches in list order
+/// (a page needs no sort) and checks the namespace from the index alone (a count reads no row).
+fn index_key(attributes: &[&str], unique: bool, namespaced: bool) -> Vec<String> {
+    let mut key: Vec<String> = attributes.iter().map(|a| a.to_string()).collect();
+    if namespaced && !unique && !attributes.contains(&"namespace") {
+        key.push(SEQUENCE.to_string());
+        key.push("namespace".to_string());
+    }
+    key
 }
 
 impl TableIndex {
@@ -240,6 +260,7 @@ fn spec_indexes(
     specs: &[elemental::IndexSpecification],
     columns: &[Column],
 ) -> Result<Vec<TableIndex>, SqlError> {
+    let namespaced = columns.iter().any(|c| c.name == "namespace");
     specs
         .iter()
         .map(|spec| {
@@ -254,9 +275,12 @@ fn spec_indexes(
                 }
             }
             let suffix = if spec.unique { "uniq" } else { "idx" };
+            let key = index_key(spec.attributes, spec.unique, namespaced);
+            let named: Vec<&str> = key.iter().map(|c| c.trim_start_matches('_')).collect();
             Ok(TableIndex {
-                name: format!("{table}_{}_{suffix}", spec.attributes.join("_")),
+                name: format!("{table}_{}_{suffix}", named.join("_")),
                 columns: spec.attributes.iter().map(|a| a.to_string()).collect(),
+                key,
                 unique: spec.unique,
             })
         })
@@ -285,6 +309,36 @@ pub(crate) fn test_table(columns: &[(&str, ColumnKind)]) -> TableSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_namespaced_list_index_ends_with_the_sequence_and_the_namespace() {
+        let schema = Schema::from_manager(gaia::model::manager()).unwrap();
+        let networks = schema
+            .tables()
+            .find(|t| t.table == "externalnetworks")
+            .unwrap();
+        let keys: Vec<(&str, Vec<&str>)> = networks
+            .indexes
+            .iter()
+            .map(|i| (i.name.as_str(), i.key.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                (
+                    "externalnetworks_namespace_type_idx",
+                    vec!["namespace", "type"]
+                ),
+                (
+                    "externalnetworks_type_protected_seq_namespace_idx",
+                    vec!["type", "protected", "_seq", "namespace"]
+                ),
+            ]
+        );
+        let namespaces = schema.tables().find(|t| t.table == "namespaces").unwrap();
+        let unique = namespaces.indexes.iter().find(|i| i.unique).unwrap();
+        assert_eq!(unique.key, vec!["namespace", "name"]);
+    }
 
     #[test]
     fn unique_indexes_come_from_the_specs_and_name_their_violations() {

@@ -7,11 +7,10 @@ use manipulate::{FieldValue, Fields, ManipulateError, StoreContext};
 
 use crate::codec::RowBuilder;
 use crate::filter::compile;
+pub use crate::schema::SEQUENCE;
 use crate::schema::{Column, TableSchema};
 use crate::sql::{Dialect, Sql, SqlValue, quote};
 
-/// The column keeping insertion order.
-pub const SEQUENCE: &str = "_seq";
 /// The table of idempotency keys.
 pub const IDEMPOTENCY_TABLE: &str = "_apiserver_idempotency";
 /// The table recording the columns added so far.
@@ -50,17 +49,22 @@ fn namespace_condition(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
     if ctx.recursive && namespace == "/" {
         return;
     }
-    sql.push(" AND (\"namespace\" = ")
-        .push_param(SqlValue::Text(namespace.to_string()));
-    if ctx.recursive {
-        // Descendants of /a are the texts in [/a/, /a0): '0' follows '/'. An indexed range,
-        // with no LIKE pattern to escape.
-        sql.push(" OR (\"namespace\" >= ")
-            .push_param(SqlValue::Text(format!("{namespace}/")))
-            .push(" AND \"namespace\" < ")
-            .push_param(SqlValue::Text(format!("{namespace}0")))
-            .push(")");
-    }
+    let own = sql.param(SqlValue::Text(namespace.to_string()));
+    let condition = match ctx.recursive {
+        // The namespace and its descendants, /a and the texts in [/a/, /a0) ('0' follows '/'),
+        // as one indexed range [/a, /a0) that drops its other texts (/a-b, /a.b): a composite
+        // index that ends with the namespace serves the whole condition, and no LIKE pattern
+        // needs escaping.
+        true => {
+            let below = sql.param(SqlValue::Text(format!("{namespace}/")));
+            let end = sql.param(SqlValue::Text(format!("{namespace}0")));
+            format!(
+                "(\"namespace\" >= {own} AND \"namespace\" < {end} AND (\"namespace\" = {own} OR \"namespace\" >= {below}))"
+            )
+        }
+        false => format!("\"namespace\" = {own}"),
+    };
+    sql.push(" AND (").push(&condition);
     let ancestors = namespace_ancestors(namespace);
     if ctx.propagated && table.has("propagate") && !ancestors.is_empty() {
         sql.push(" OR (\"propagate\" = ")
@@ -546,7 +550,7 @@ mod tests {
         let sql = count(&table(), &ctx, Dialect::Sqlite);
         assert_eq!(
             sql.text,
-            "SELECT COUNT(*) FROM \"things\" WHERE 1 AND (\"namespace\" = ?1 OR (\"namespace\" >= ?2 AND \"namespace\" < ?3))"
+            "SELECT COUNT(*) FROM \"things\" WHERE 1 AND ((\"namespace\" >= ?1 AND \"namespace\" < ?3 AND (\"namespace\" = ?1 OR \"namespace\" >= ?2)))"
         );
         assert_eq!(
             sql.params,
@@ -590,6 +594,7 @@ mod tests {
         table.indexes.push(crate::schema::TableIndex {
             name: "things_namespace_name_uniq".into(),
             columns: vec!["namespace".into(), "name".into()],
+            key: vec!["namespace".into(), "name".into()],
             unique: true,
         });
         let with = |namespace: &str, recursive: bool, filter: &str| {

@@ -356,6 +356,7 @@ pub async fn namespaces_and_isolation(m: &dyn Manipulator) {
         ("a", "/a", "in-a"),
         ("ab", "/a/b", "in-ab"),
         ("ab2", "/ab", "in-ab-sibling"),
+        ("adash", "/a-b", "in-a-dash-sibling"),
         ("c", "/c", "in-c"),
     ] {
         manipulate::create(m, network(id, ns, name), &all)
@@ -368,7 +369,7 @@ pub async fn namespaces_and_isolation(m: &dyn Manipulator) {
     assert_eq!(
         names(m, &recursive).await,
         vec!["in-a", "in-ab"],
-        "/ab is not below /a"
+        "/ab and /a-b are not below /a"
     );
     assert_eq!(m.count(ExternalNetwork::IDENTITY, &recursive).await, Ok(2));
     // Isolation: nothing outside the subtree is read, changed or deleted.
