@@ -111,7 +111,8 @@ pub struct TableIndex {
     pub columns: Vec<String>,
     /// The columns of the index key: the attributes, then, for a non-unique index of a
     /// namespaced table that does not name the namespace, the insertion sequence and the
-    /// namespace (see [`index_key`]).
+    /// namespace, so that a list's page walks the matches in insertion order and a count
+    /// checks the namespace from the index alone.
     pub key: Vec<String>,
     /// No two rows may share the values of all the columns.
     pub unique: bool,
