@@ -46,6 +46,38 @@ fn invalid(column: &Column, expected: &str, value: &FieldValue<'_>) -> Manipulat
     ))
 }
 
+/// The API's text of a time stored by [`storage_time`] (`2020-01-02T01:04:05.500000000Z` ->
+/// `2020-01-02T01:04:05.5Z`), without parsing it; `None` for any other text and for days after
+/// the 28th (whose validity depends on the month), which take the parser.
+fn api_time(stored: &str) -> Option<String> {
+    let bytes = stored.as_bytes();
+    let shape = b"dddd-dd-ddTdd:dd:dd.dddddddddZ";
+    let fits = bytes.len() == shape.len()
+        && bytes.iter().zip(shape).all(|(b, s)| match s {
+            b'd' => b.is_ascii_digit(),
+            _ => b == s,
+        });
+    let field = |at: usize| u32::from(bytes[at] - b'0') * 10 + u32::from(bytes[at + 1] - b'0');
+    let in_range = fits
+        && (1..=12).contains(&field(5))
+        && (1..=28).contains(&field(8))
+        && field(11) < 24
+        && field(14) < 60
+        && field(17) < 60;
+    if !in_range {
+        return None;
+    }
+    let fraction = stored[20..29].trim_end_matches('0');
+    let mut text = String::with_capacity(30);
+    text.push_str(&stored[..19]);
+    if !fraction.is_empty() {
+        text.push('.');
+        text.push_str(fraction);
+    }
+    text.push('Z');
+    Some(text)
+}
+
 /// The value to store in a column for an attribute's value.
 pub fn to_sql(column: &Column, value: FieldValue<'_>) -> Result<SqlValue, ManipulateError> {
     match (column.kind, value) {
@@ -157,10 +189,13 @@ pub fn to_json(column: &Column, cell: Cell) -> Result<Option<Value>, ManipulateE
         (ColumnKind::Float, Cell::Int(i)) => Value::from(i as f64),
         (ColumnKind::Boolean, Cell::Bool(b)) => Value::Bool(b),
         (ColumnKind::Boolean, Cell::Int(i)) => Value::Bool(i != 0),
-        (ColumnKind::Time, Cell::Text(s)) => {
-            let t = OffsetDateTime::parse(&s, &Rfc3339).map_err(|_| corrupt("a time"))?;
-            Value::String(elemental::timefmt::format_rfc3339(&t))
-        }
+        (ColumnKind::Time, Cell::Text(s)) => match api_time(&s) {
+            Some(text) => Value::String(text),
+            None => {
+                let t = OffsetDateTime::parse(&s, &Rfc3339).map_err(|_| corrupt("a time"))?;
+                Value::String(elemental::timefmt::format_rfc3339(&t))
+            }
+        },
         (ColumnKind::List | ColumnKind::Json, Cell::Text(s)) => {
             serde_json::from_str(&s).map_err(|_| corrupt("JSON"))?
         }
@@ -206,6 +241,33 @@ mod tests {
             to_json(&column(ColumnKind::Time), cell),
             Ok(Some(Value::String("2020-01-02T01:04:05.5Z".into())))
         );
+    }
+
+    #[test]
+    fn stored_times_read_back_as_the_parser_prints_them() {
+        let stored = [
+            "2020-01-02T01:04:05.500000000Z",
+            "2020-01-02T01:04:05.000000000Z",
+            "2026-12-05T19:11:21.068664050Z",
+            "0000-01-01T00:00:00.000000001Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2024-02-29T12:00:00.120000000Z",
+            "2023-01-31T12:00:00.000000000Z",
+            "2020-01-02T01:04:05Z",
+            "2020-01-02T01:04:05.5+02:00",
+        ];
+        for text in stored {
+            let parsed = OffsetDateTime::parse(text, &Rfc3339)
+                .map(|t| Value::String(elemental::timefmt::format_rfc3339(&t)));
+            let read = to_json(&column(ColumnKind::Time), Cell::Text(text.into()));
+            assert_eq!(read, Ok(parsed.ok()), "{text}");
+        }
+        assert_eq!(
+            api_time("2026-12-05T19:11:21.068664050Z").as_deref(),
+            Some("2026-12-05T19:11:21.06866405Z")
+        );
+        assert_eq!(api_time("2020-01-02T01:04:05.5+02:00"), None);
+        assert_eq!(api_time("2020-13-02T01:04:05.000000000Z"), None);
     }
 
     #[test]

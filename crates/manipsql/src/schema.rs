@@ -1,7 +1,7 @@
 //! The tables of a model: one per identity, one typed column per stored, exposed attribute.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use elemental::{AttributeType, Identity, ModelManager};
 
@@ -100,7 +100,23 @@ pub struct TableSchema {
     pub columns: Vec<Column>,
     /// The indexes of the specs (`indexes`), over scalar columns.
     pub indexes: Vec<TableIndex>,
+    /// The column list of a read (`"ID", "name", ...`), one slot per SQL dialect, built the
+    /// first time a statement needs it (it is the same text in every read of the table).
+    pub(crate) read_lists: ReadLists,
 }
+
+/// The cached column lists of a table's reads, one slot per SQL dialect. A cache: two tables
+/// compare equal whatever their caches hold.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReadLists(pub(crate) [OnceLock<String>; 2]);
+
+impl PartialEq for ReadLists {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ReadLists {}
 
 /// An index the specs ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,6 +249,7 @@ impl Schema {
                     table,
                     columns,
                     indexes,
+                    read_lists: Default::default(),
                 }),
             );
         }
@@ -304,6 +321,7 @@ pub(crate) fn test_table(columns: &[(&str, ColumnKind)]) -> TableSchema {
             })
             .collect(),
         indexes: Vec::new(),
+        read_lists: Default::default(),
     }
 }
 

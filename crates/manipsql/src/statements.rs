@@ -20,14 +20,20 @@ fn id_column() -> String {
     quote(manipulate::query::ID)
 }
 
-/// The columns read back, in schema order.
-pub fn read_list(table: &TableSchema, dialect: Dialect) -> String {
-    table
-        .columns
-        .iter()
-        .map(|c| dialect.read_column(&c.name, c.kind))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The columns read back, in schema order (built once per table and dialect).
+pub fn read_list(table: &TableSchema, dialect: Dialect) -> &str {
+    let slot = match dialect {
+        Dialect::Sqlite => 0,
+        Dialect::Postgres => 1,
+    };
+    table.read_lists.0[slot].get_or_init(|| {
+        table
+            .columns
+            .iter()
+            .map(|c| dialect.read_column(&c.name, c.kind))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
 }
 
 /// Appends the namespace and parent conditions: the object is in the context's namespace (or
