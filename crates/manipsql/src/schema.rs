@@ -100,23 +100,28 @@ pub struct TableSchema {
     pub columns: Vec<Column>,
     /// The indexes of the specs (`indexes`), over scalar columns.
     pub indexes: Vec<TableIndex>,
-    /// The column list of a read (`"ID", "name", ...`), one slot per SQL dialect, built the
-    /// first time a statement needs it (it is the same text in every read of the table).
-    pub(crate) read_lists: ReadLists,
+    /// Statement texts that are the same in every statement of the table, built the first
+    /// time one needs them.
+    pub(crate) texts: TableTexts,
 }
 
-/// The cached column lists of a table's reads, one slot per SQL dialect. A cache: two tables
-/// compare equal whatever their caches hold.
+/// The cached statement texts of a table. A cache: two tables compare equal whatever their
+/// caches hold.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct ReadLists(pub(crate) [OnceLock<String>; 2]);
+pub(crate) struct TableTexts {
+    /// The column list of a read (`"ID", "name", ...`), one slot per SQL dialect.
+    pub(crate) read_lists: [OnceLock<String>; 2],
+    /// The start of an insert: `INSERT INTO "table" ("ID", ...) `.
+    pub(crate) insert_head: OnceLock<String>,
+}
 
-impl PartialEq for ReadLists {
+impl PartialEq for TableTexts {
     fn eq(&self, _other: &Self) -> bool {
         true
     }
 }
 
-impl Eq for ReadLists {}
+impl Eq for TableTexts {}
 
 /// An index the specs ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,7 +254,7 @@ impl Schema {
                     table,
                     columns,
                     indexes,
-                    read_lists: Default::default(),
+                    texts: Default::default(),
                 }),
             );
         }
@@ -321,7 +326,7 @@ pub(crate) fn test_table(columns: &[(&str, ColumnKind)]) -> TableSchema {
             })
             .collect(),
         indexes: Vec::new(),
-        read_lists: Default::default(),
+        texts: Default::default(),
     }
 }
 

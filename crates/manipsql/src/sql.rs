@@ -1,6 +1,8 @@
 //! SQL text with its parameters, for the two dialects. Values are always parameters, never
 //! spliced into the text; identifiers come from the schema (checked plain names) and are quoted.
 
+use std::fmt::Write as _;
+
 use crate::schema::ColumnKind;
 
 /// The SQL dialect of a backend.
@@ -107,6 +109,21 @@ impl Sql {
     /// Adds a parameter and returns its placeholder (`?3` in SQLite; `$3::text` in
     /// PostgreSQL, typed so that the driver knows what it sends).
     pub fn param(&mut self, value: SqlValue) -> String {
+        let mut placeholder = String::new();
+        self.add_param(value, &mut placeholder);
+        placeholder
+    }
+
+    /// Appends a parameter's placeholder.
+    pub fn push_param(&mut self, value: SqlValue) -> &mut Self {
+        let mut text = std::mem::take(&mut self.text);
+        self.add_param(value, &mut text);
+        self.text = text;
+        self
+    }
+
+    /// Adds a parameter and writes its placeholder to `out`.
+    fn add_param(&mut self, value: SqlValue, out: &mut String) {
         let cast = match (&value, self.dialect) {
             (_, Dialect::Sqlite) => "",
             (SqlValue::Text(_) | SqlValue::Null(ColumnKind::Text | ColumnKind::Time), _) => {
@@ -121,17 +138,11 @@ impl Sql {
         };
         self.params.push(value);
         let n = self.params.len();
-        match self.dialect {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}{cast}"),
-        }
-    }
-
-    /// Appends a parameter's placeholder.
-    pub fn push_param(&mut self, value: SqlValue) -> &mut Self {
-        let placeholder = self.param(value);
-        self.text.push_str(&placeholder);
-        self
+        // Writing to a String cannot fail.
+        let _ = match self.dialect {
+            Dialect::Sqlite => write!(out, "?{n}"),
+            Dialect::Postgres => write!(out, "${n}{cast}"),
+        };
     }
 }
 

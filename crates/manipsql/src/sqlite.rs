@@ -106,6 +106,13 @@ fn open_connection(options: &SqliteOptions) -> Result<Connection, rusqlite::Erro
     Ok(conn)
 }
 
+/// The writer's own settings: each write of a group runs in a savepoint, whose copies of the
+/// pages it changes (the sub-journal) stay in memory instead of a temporary file. They last
+/// until the savepoint ends: a few pages per write.
+fn writer_settings(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.pragma_update(None, "temp_store", "MEMORY")
+}
+
 /// A connection that can only read (a write through it is an error).
 fn open_reader(options: &SqliteOptions) -> Result<Connection, rusqlite::Error> {
     let conn = open_connection(options)?;
@@ -368,6 +375,8 @@ pub async fn open_sqlite(
         let mut conn = open_connection(&opened)
             .map_err(|e| SqlError::Open(format!("{}: {e}", opened.path.display())))?;
         migrate(&mut conn, &migrating)?;
+        writer_settings(&conn)
+            .map_err(|e| SqlError::Open(format!("{}: {e}", opened.path.display())))?;
         Ok::<_, SqlError>(conn)
     })
     .await

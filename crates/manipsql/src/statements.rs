@@ -26,7 +26,7 @@ pub fn read_list(table: &TableSchema, dialect: Dialect) -> &str {
         Dialect::Sqlite => 0,
         Dialect::Postgres => 1,
     };
-    table.read_lists.0[slot].get_or_init(|| {
+    table.texts.read_lists[slot].get_or_init(|| {
         table
             .columns
             .iter()
@@ -452,6 +452,18 @@ pub fn row_values(
     Ok(row.finish())
 }
 
+/// `INSERT INTO "table" ("ID", ...) ` (built once per table).
+fn insert_head(table: &TableSchema) -> &str {
+    table.texts.insert_head.get_or_init(|| {
+        let names: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
+        format!(
+            "INSERT INTO {} ({}) ",
+            quote(&table.table),
+            names.join(", ")
+        )
+    })
+}
+
 /// Inserts a row (`values` in column order); with a key, only if the key was claimed for the
 /// object `id`. Nothing is returned: the caller counts the rows inserted.
 pub fn insert(
@@ -462,17 +474,18 @@ pub fn insert(
     key: Option<&str>,
 ) -> Sql {
     let mut sql = Sql::new(dialect);
-    let names: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
-    sql.push(&format!(
-        "INSERT INTO {} ({}) SELECT ",
-        quote(&table.table),
-        names.join(", ")
-    ));
+    // A single-row VALUES insert needs no statement journal in SQLite; the keyed insert is a
+    // SELECT, for its condition.
+    sql.push(insert_head(table))
+        .push(if key.is_some() { "SELECT " } else { "VALUES (" });
     for (i, value) in values.into_iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
         sql.push_param(value);
+    }
+    if key.is_none() {
+        sql.push(")");
     }
     if let Some(key) = key {
         sql.push(" WHERE (");

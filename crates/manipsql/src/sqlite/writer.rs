@@ -1,7 +1,8 @@
 //! Group commit. One connection, on its own thread, does every write. Writes that arrive while
 //! a transaction commits wait in a queue; the next transaction takes all of them (up to
-//! [`MAX_BATCH`]), runs each in its own savepoint, commits once, and only then answers each
-//! writer. A write that fails rolls back its savepoint alone; the others of the batch commit.
+//! [`MAX_BATCH`]), runs each write of several statements in its own savepoint (a write of one
+//! statement is atomic by itself), commits once, and only then answers each writer. A write
+//! that fails is undone alone; the others of the batch commit.
 //! A failure of the transaction itself (its begin, a savepoint, the commit) fails every write
 //! of the batch, none of which is then answered as stored.
 
@@ -124,15 +125,22 @@ fn run_batch(
         .map_err(storage_error)?;
     let mut answers = Vec::with_capacity(work.len());
     for (statements, returns) in work {
-        let savepoint = tx.savepoint().map_err(storage_error)?;
-        let answer = run_job(&savepoint, statements, &returns);
-        let ended = if answer.is_ok() {
-            savepoint.commit()
+        let answer = if statements.len() == 1 {
+            // One statement needs no savepoint: SQLite undoes a failed statement's changes
+            // by itself, and a savepoint would copy every page the write changes.
+            run_job(&tx, statements, &returns)
         } else {
-            // Rolled back and released: the writes before this one stay.
-            savepoint.finish()
+            let savepoint = tx.savepoint().map_err(storage_error)?;
+            let answer = run_job(&savepoint, statements, &returns);
+            let ended = if answer.is_ok() {
+                savepoint.commit()
+            } else {
+                // Rolled back and released: the writes before this one stay.
+                savepoint.finish()
+            };
+            ended.map_err(storage_error)?;
+            answer
         };
-        ended.map_err(storage_error)?;
         if tx.is_autocommit() {
             // SQLite rolled the whole transaction back (an I/O error, a full disk): the
             // writes before this one are gone too.
@@ -180,6 +188,16 @@ mod tests {
         sql
     }
 
+    fn two_rows(first: i64, second: i64) -> Sql {
+        let mut sql = Sql::new(Dialect::Sqlite);
+        sql.push("INSERT INTO t (id) VALUES (")
+            .push_param(SqlValue::Int(first))
+            .push("), (")
+            .push_param(SqlValue::Int(second))
+            .push(")");
+        sql
+    }
+
     fn stored(conn: &Connection) -> Vec<i64> {
         let mut statement = conn.prepare("SELECT id FROM t ORDER BY id").unwrap();
         let ids = statement.query_map([], |row| row.get(0)).unwrap();
@@ -204,15 +222,16 @@ mod tests {
             // Its first statement is stored, its second fails: neither stays.
             (vec![insert(2), insert(1)], Returns::Changes),
             (vec![insert(3)], Returns::Changes),
+            // One statement, without a savepoint: it stores 4, then fails on 3; 4 goes too.
+            (vec![two_rows(4, 3)], Returns::Changes),
         ];
         let answers = run_batch(&mut conn, work).unwrap();
         let answers: Vec<_> = answers.iter().map(changed).collect();
+        let conflict = Err("constraint violation: UNIQUE constraint failed: t.id".to_string());
         assert_eq!(answers[0], Ok(1));
-        assert_eq!(
-            answers[1],
-            Err("constraint violation: UNIQUE constraint failed: t.id".to_string())
-        );
+        assert_eq!(answers[1], conflict);
         assert_eq!(answers[2], Ok(1));
+        assert_eq!(answers[3], conflict);
         assert_eq!(stored(&conn), vec![1, 3]);
         assert!(conn.is_autocommit(), "the transaction is committed");
     }
