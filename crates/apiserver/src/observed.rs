@@ -8,7 +8,8 @@ use std::time::Instant;
 use bahamut::Metrics;
 use elemental::Identity;
 use manipulate::{
-    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext, Updated,
+    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, Record, StoreContext,
+    Updated,
 };
 use tracing::Instrument;
 
@@ -62,6 +63,17 @@ impl Manipulator for Observed {
         self.observed("retrieve-many", self.store.retrieve_many(identity, ctx))
     }
 
+    fn retrieve_many_records<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a StoreContext,
+    ) -> BoxFuture<'a, Result<Page<Record>, ManipulateError>> {
+        self.observed(
+            "retrieve-many",
+            self.store.retrieve_many_records(identity, ctx),
+        )
+    }
+
     fn retrieve<'a>(
         &'a self,
         identity: Identity,
@@ -69,6 +81,15 @@ impl Manipulator for Observed {
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         self.observed("retrieve", self.store.retrieve(identity, id, ctx))
+    }
+
+    fn retrieve_record<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        ctx: &'a StoreContext,
+    ) -> BoxFuture<'a, Result<Record, ManipulateError>> {
+        self.observed("retrieve", self.store.retrieve_record(identity, id, ctx))
     }
 
     fn create<'a>(

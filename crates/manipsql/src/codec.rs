@@ -1,12 +1,12 @@
-//! Attribute values to column values, and rows back to documents.
+//! Attribute values to column values, and rows back to attribute values.
 
-use manipulate::{Document, FieldSink, FieldValue, ManipulateError};
+use manipulate::{FieldSink, FieldValue, ManipulateError, Row};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::schema::{Column, ColumnKind};
+use crate::schema::{Column, ColumnKind, TableSchema};
 use crate::sql::SqlValue;
 
 /// A value read from a row, before it is turned back into JSON.
@@ -204,15 +204,15 @@ pub fn to_json(column: &Column, cell: Cell) -> Result<Option<Value>, ManipulateE
     Ok(Some(value))
 }
 
-/// The document of a row (cells in column order).
-pub fn to_document(columns: &[Column], cells: Vec<Cell>) -> Result<Document, ManipulateError> {
-    let mut document = Document::new();
-    for (column, cell) in columns.iter().zip(cells) {
-        if let Some(value) = to_json(column, cell)? {
-            document.insert(column.name.clone(), value);
-        }
-    }
-    Ok(document)
+/// The row of a table's cells (in column order), with their JSON values.
+pub fn to_row(table: &TableSchema, cells: Vec<Cell>) -> Result<Row, ManipulateError> {
+    let values = table
+        .columns
+        .iter()
+        .zip(cells)
+        .map(|(column, cell)| to_json(column, cell))
+        .collect::<Result<_, _>>()?;
+    Ok(Row::new(table.names(), values))
 }
 
 #[cfg(test)]

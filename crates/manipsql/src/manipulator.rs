@@ -5,7 +5,8 @@ use std::sync::Arc;
 use elemental::{CountMode, Identity};
 use manipulate::query::page_with_cursor;
 use manipulate::{
-    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, StoreContext, Updated,
+    BoxFuture, Created, Document, Fields, ManipulateError, Manipulator, Page, Record, Row,
+    StoreContext, Updated,
 };
 
 use crate::schema::{Schema, TableSchema};
@@ -20,20 +21,20 @@ pub const COUNT_SAMPLES: u32 = 1_000;
 
 /// What a backend does: run statements.
 pub(crate) trait Executor: Send + Sync + 'static {
-    /// The rows of a query that reads `reach`, as documents of `table`.
-    fn documents(
+    /// The rows of a query of `table` that reads `reach`.
+    fn rows(
         &self,
         select: Sql,
         table: Arc<TableSchema>,
         reach: Reach,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
-    /// Runs the statements (writes) in one transaction and returns the rows of the last one
-    /// (`RETURNING`) as documents of `table`.
-    fn written_documents(
+    ) -> BoxFuture<'_, Result<Vec<Row>, ManipulateError>>;
+    /// Runs the statements (writes) in one transaction and returns the rows of `table` the
+    /// last one returns (`RETURNING`).
+    fn written_rows(
         &self,
         statements: Vec<Sql>,
         table: Arc<TableSchema>,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>>;
+    ) -> BoxFuture<'_, Result<Vec<Row>, ManipulateError>>;
     /// The integer in the first column of the first row (a `COUNT(*)` that reads `reach`).
     fn count(&self, sql: Sql, reach: Reach) -> BoxFuture<'_, Result<u64, ManipulateError>>;
     /// The text in the first column of the first row, if there is a row; the query reads
@@ -74,7 +75,7 @@ impl SqlManipulator {
         &self,
         table: Arc<TableSchema>,
         ctx: &StoreContext,
-    ) -> Result<Page, ManipulateError> {
+    ) -> Result<Page<Row>, ManipulateError> {
         // Same validation as the in-memory backend (regular expressions compile, sizes bound).
         manipulate::query::matcher(ctx)?;
         let d = self.dialect;
@@ -115,7 +116,7 @@ impl SqlManipulator {
         let everything = ctx.after.is_none() && limit.is_none() && ctx.page_size == 0;
         let objects = self
             .executor
-            .documents(select, table.clone(), Reach::Rows)
+            .rows(select, table.clone(), Reach::Rows)
             .await?;
         let reach = statements::reach(&table, ctx);
         let (total, count_mode) = if everything {
@@ -127,7 +128,9 @@ impl SqlManipulator {
             (self.executor.count(count, reach).await?, CountMode::Exact)
         };
         let page = match cursor_take {
-            Some(take) => page_with_cursor(objects, take, total),
+            Some(take) => page_with_cursor(objects, take, total, |row: &Row| {
+                row.get(manipulate::query::ID).and_then(|id| id.as_str())
+            }),
             None => Page {
                 objects,
                 total,
@@ -188,11 +191,8 @@ impl SqlManipulator {
             .await?
             .ok_or_else(|| ManipulateError::Internal(format!("idempotency key '{key}' lost")))?;
         let select = statements::select_one(&table, &StoreContext::default(), d, &owner);
-        let found = self
-            .executor
-            .documents(select, table, Reach::OneRow)
-            .await?;
-        Ok(Created::Replayed(first(found, &owner)?))
+        let found = self.executor.rows(select, table, Reach::OneRow).await?;
+        Ok(Created::Replayed(first(found, &owner)?.into_document()))
     }
 }
 
@@ -202,7 +202,21 @@ impl Manipulator for SqlManipulator {
         identity: Identity,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Page, ManipulateError>> {
-        Box::pin(async move { self.page(self.table(identity)?, ctx).await })
+        Box::pin(async move {
+            let page = self.page(self.table(identity)?, ctx).await?;
+            Ok(page.map(Row::into_document))
+        })
+    }
+
+    fn retrieve_many_records<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a StoreContext,
+    ) -> BoxFuture<'a, Result<Page<Record>, ManipulateError>> {
+        Box::pin(async move {
+            let page = self.page(self.table(identity)?, ctx).await?;
+            Ok(page.map(Record::Row))
+        })
     }
 
     fn retrieve<'a>(
@@ -212,13 +226,22 @@ impl Manipulator for SqlManipulator {
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>> {
         Box::pin(async move {
+            let record = self.retrieve_record(identity, id, ctx).await?;
+            Ok(record.into_document())
+        })
+    }
+
+    fn retrieve_record<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        ctx: &'a StoreContext,
+    ) -> BoxFuture<'a, Result<Record, ManipulateError>> {
+        Box::pin(async move {
             let table = self.table(identity)?;
             let select = statements::select_one(&table, ctx, self.dialect, id);
-            let found = self
-                .executor
-                .documents(select, table, Reach::OneRow)
-                .await?;
-            first(found, id)
+            let found = self.executor.rows(select, table, Reach::OneRow).await?;
+            first(found, id).map(Record::Row)
         })
     }
 
@@ -267,8 +290,8 @@ impl Manipulator for SqlManipulator {
         Box::pin(async move {
             let table = self.table(identity)?;
             let delete = statements::delete_one(&table, ctx, self.dialect, id);
-            let deleted = self.executor.written_documents(vec![delete], table).await?;
-            first(deleted, id)
+            let deleted = self.executor.written_rows(vec![delete], table).await?;
+            first(deleted, id).map(Row::into_document)
         })
     }
 
@@ -305,7 +328,7 @@ impl Manipulator for SqlManipulator {
 }
 
 /// The one object a statement on `id` found, or not found.
-fn first(found: Vec<Document>, id: &str) -> Result<Document, ManipulateError> {
+fn first(found: Vec<Row>, id: &str) -> Result<Row, ManipulateError> {
     found
         .into_iter()
         .next()

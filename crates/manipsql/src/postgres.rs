@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
-use manipulate::{BoxFuture, Document, ManipulateError};
+use manipulate::{BoxFuture, ManipulateError};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::SqlError;
-use crate::codec::{Cell, to_document};
+use crate::codec::{Cell, to_row};
 use crate::manipulator::{Executor, SqlManipulator};
 use crate::migrate;
 use crate::schema::{ColumnKind, Schema, TableSchema};
@@ -155,12 +155,12 @@ struct PostgresExecutor {
 
 impl PostgresExecutor {
     /// Runs the statements (in one transaction when there are several) and returns the rows
-    /// of the last one as documents of `table`.
-    async fn query_documents(
+    /// of `table` the last one returns.
+    async fn query_rows(
         &self,
         mut statements: Vec<Sql>,
         table: Arc<TableSchema>,
-    ) -> Result<Vec<Document>, ManipulateError> {
+    ) -> Result<Vec<manipulate::Row>, ManipulateError> {
         let Some(last) = statements.pop() else {
             return Ok(Vec::new());
         };
@@ -177,27 +177,27 @@ impl PostgresExecutor {
             rows
         };
         rows.iter()
-            .map(|row| to_document(&table.columns, cells(row, &table)?))
+            .map(|row| to_row(&table, cells(row, &table)?))
             .collect()
     }
 }
 
 impl Executor for PostgresExecutor {
-    fn documents(
+    fn rows(
         &self,
         select: Sql,
         table: Arc<TableSchema>,
         _reach: Reach,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
-        Box::pin(self.query_documents(vec![select], table))
+    ) -> BoxFuture<'_, Result<Vec<manipulate::Row>, ManipulateError>> {
+        Box::pin(self.query_rows(vec![select], table))
     }
 
-    fn written_documents(
+    fn written_rows(
         &self,
         statements: Vec<Sql>,
         table: Arc<TableSchema>,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
-        Box::pin(self.query_documents(statements, table))
+    ) -> BoxFuture<'_, Result<Vec<manipulate::Row>, ManipulateError>> {
+        Box::pin(self.query_rows(statements, table))
     }
 
     fn count(&self, sql: Sql, _reach: Reach) -> BoxFuture<'_, Result<u64, ManipulateError>> {

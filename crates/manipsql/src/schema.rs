@@ -113,6 +113,8 @@ pub(crate) struct TableTexts {
     pub(crate) read_lists: [OnceLock<String>; 2],
     /// The start of an insert: `INSERT INTO "table" ("ID", ...) `.
     pub(crate) insert_head: OnceLock<String>,
+    /// The attribute names of the columns, shared by the rows read.
+    pub(crate) names: OnceLock<Arc<[String]>>,
 }
 
 impl PartialEq for TableTexts {
@@ -180,6 +182,15 @@ impl TableSchema {
     /// True when the table has a column for the attribute.
     pub fn has(&self, name: &str) -> bool {
         self.column(name).is_some()
+    }
+
+    /// The attribute names of the columns, in column order (built once, shared by every row
+    /// read from the table).
+    pub fn names(&self) -> Arc<[String]> {
+        self.texts
+            .names
+            .get_or_init(|| self.columns.iter().map(|c| c.name.clone()).collect())
+            .clone()
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use manipulate::{BoxFuture, Document, ManipulateError};
+use manipulate::{BoxFuture, ManipulateError, Row};
 use regex::{Regex, RegexBuilder};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{Value as SqliteValue, ValueRef};
@@ -16,7 +16,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior, params_from_iter};
 use tokio::sync::Semaphore;
 
 use crate::SqlError;
-use crate::codec::{Cell, to_document};
+use crate::codec::{Cell, to_row};
 use crate::manipulator::{Executor, SqlManipulator};
 use crate::migrate;
 use crate::schema::{Schema, TableSchema};
@@ -251,31 +251,31 @@ struct SqliteExecutor {
 }
 
 impl Executor for SqliteExecutor {
-    fn documents(
+    fn rows(
         &self,
         select: Sql,
         table: Arc<TableSchema>,
         reach: Reach,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
+    ) -> BoxFuture<'_, Result<Vec<Row>, ManipulateError>> {
         Box::pin(async move {
             let width = table.columns.len();
             let cells = self
                 .readers
                 .read(reach, move |conn| rows(conn, select, width))
                 .await?;
-            to_documents(&table, cells)
+            to_rows(&table, cells)
         })
     }
 
-    fn written_documents(
+    fn written_rows(
         &self,
         statements: Vec<Sql>,
         table: Arc<TableSchema>,
-    ) -> BoxFuture<'_, Result<Vec<Document>, ManipulateError>> {
+    ) -> BoxFuture<'_, Result<Vec<Row>, ManipulateError>> {
         Box::pin(async move {
             let width = table.columns.len();
             match self.writer.write(statements, Returns::Rows(width)).await? {
-                Written::Rows(cells) => to_documents(&table, cells),
+                Written::Rows(cells) => to_rows(&table, cells),
                 Written::Changes(_) => Ok(Vec::new()),
             }
         })
@@ -325,15 +325,9 @@ impl Executor for SqliteExecutor {
     }
 }
 
-/// Rows of `table` as documents.
-fn to_documents(
-    table: &TableSchema,
-    cells: Vec<Vec<Cell>>,
-) -> Result<Vec<Document>, ManipulateError> {
-    cells
-        .into_iter()
-        .map(|row| to_document(&table.columns, row))
-        .collect()
+/// The rows of `table`, from their cells.
+fn to_rows(table: &TableSchema, cells: Vec<Vec<Cell>>) -> Result<Vec<Row>, ManipulateError> {
+    cells.into_iter().map(|row| to_row(table, row)).collect()
 }
 
 fn migrate(conn: &mut Connection, schema: &Schema) -> Result<(), SqlError> {

@@ -395,14 +395,15 @@ fn numbered_after(
 /// One object by id, if visible.
 pub fn select_one(table: &TableSchema, ctx: &StoreContext, dialect: Dialect, id: &str) -> Sql {
     let mut sql = Sql::new(dialect);
-    sql.push(&format!(
-        "SELECT {} FROM {} WHERE {} = ",
-        read_list(table, dialect),
-        quote(&table.table),
-        id_column()
-    ))
-    .push_param(SqlValue::Text(id.to_string()))
-    .push(" AND ");
+    sql.push("SELECT ")
+        .push(read_list(table, dialect))
+        .push(" FROM ")
+        .push(&quote(&table.table))
+        .push(" WHERE ")
+        .push(&id_column())
+        .push(" = ")
+        .push_param(SqlValue::Text(id.to_string()))
+        .push(" AND ");
     visibility(table, ctx, &mut sql);
     sql
 }

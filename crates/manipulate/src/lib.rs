@@ -30,6 +30,7 @@ mod fields;
 mod manipulator;
 mod memory;
 pub mod query;
+mod record;
 mod retry;
 
 pub use context::{ReadConsistency, StoreContext, WriteConsistency};
@@ -40,4 +41,5 @@ pub use manipulator::{
     retrieve, retrieve_many, update,
 };
 pub use memory::MemoryManipulator;
+pub use record::{Record, Row};
 pub use retry::{RetryPolicy, with_retry};

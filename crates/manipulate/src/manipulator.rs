@@ -6,7 +6,7 @@ use std::pin::Pin;
 
 use elemental::{CountMode, Identity, Model};
 
-use crate::{Fields, ManipulateError, StoreContext};
+use crate::{Fields, ManipulateError, Record, StoreContext};
 
 /// A boxed, sendable future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -26,6 +26,18 @@ pub struct Page<D = Document> {
     /// How `total` was counted: [`CountMode::Exact`] unless the context asked for an estimate
     /// and the backend made one.
     pub count_mode: CountMode,
+}
+
+impl<D> Page<D> {
+    /// The page with each object changed by `f`.
+    pub fn map<E>(self, f: impl FnMut(D) -> E) -> Page<E> {
+        Page {
+            objects: self.objects.into_iter().map(f).collect(),
+            total: self.total,
+            next: self.next,
+            count_mode: self.count_mode,
+        }
+    }
 }
 
 impl<D> Default for Page<D> {
@@ -48,6 +60,19 @@ pub trait Manipulator: Send + Sync {
         identity: Identity,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Page, ManipulateError>>;
+    /// The objects matching the context, as the store read them: rows from a store that reads
+    /// rows, which [`retrieve_many`] deserializes into the model without a document in
+    /// between. The default answers with [`Manipulator::retrieve_many`]'s documents.
+    fn retrieve_many_records<'a>(
+        &'a self,
+        identity: Identity,
+        ctx: &'a StoreContext,
+    ) -> BoxFuture<'a, Result<Page<Record>, ManipulateError>> {
+        Box::pin(async move {
+            let page = self.retrieve_many(identity, ctx).await?;
+            Ok(page.map(Record::Document))
+        })
+    }
     /// One object by id.
     fn retrieve<'a>(
         &'a self,
@@ -55,6 +80,17 @@ pub trait Manipulator: Send + Sync {
         id: &'a str,
         ctx: &'a StoreContext,
     ) -> BoxFuture<'a, Result<Document, ManipulateError>>;
+    /// One object by id, as the store read it: a store that reads rows answers with the row,
+    /// which [`retrieve`] deserializes into the model without a document in between. The
+    /// default answers with [`Manipulator::retrieve`]'s document.
+    fn retrieve_record<'a>(
+        &'a self,
+        identity: Identity,
+        id: &'a str,
+        ctx: &'a StoreContext,
+    ) -> BoxFuture<'a, Result<Record, ManipulateError>> {
+        Box::pin(async move { self.retrieve(identity, id, ctx).await.map(Record::Document) })
+    }
     /// Stores a new object under `id`; with an idempotency key already seen, stores nothing and
     /// returns the object created the first time.
     fn create<'a>(
@@ -149,11 +185,11 @@ pub async fn retrieve_many<T: Model>(
     m: &dyn Manipulator,
     ctx: &StoreContext,
 ) -> Result<Page<T>, ManipulateError> {
-    let page = m.retrieve_many(T::IDENTITY, ctx).await?;
+    let page = m.retrieve_many_records(T::IDENTITY, ctx).await?;
     let objects = page
         .objects
         .into_iter()
-        .map(from_document)
+        .map(Record::into_object)
         .collect::<Result<_, _>>()?;
     Ok(Page {
         objects,
@@ -169,7 +205,7 @@ pub async fn retrieve<T: Model>(
     id: &str,
     ctx: &StoreContext,
 ) -> Result<T, ManipulateError> {
-    from_document(m.retrieve(T::IDENTITY, id, ctx).await?)
+    m.retrieve_record(T::IDENTITY, id, ctx).await?.into_object()
 }
 
 /// Typed create (the object must have its id): the object as stored, or with an idempotency

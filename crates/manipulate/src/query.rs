@@ -110,7 +110,12 @@ pub fn paginate(documents: Vec<&Document>, ctx: &StoreContext) -> Result<Page, M
             ctx.limit as usize
         };
         let end = start.saturating_add(limit + 1).min(documents.len());
-        return Ok(page_with_cursor(copy(&documents[start..end]), limit, total));
+        return Ok(page_with_cursor(
+            copy(&documents[start..end]),
+            limit,
+            total,
+            id_of,
+        ));
     }
     if ctx.limit > 0 {
         let end = (ctx.limit as usize + 1).min(documents.len());
@@ -118,6 +123,7 @@ pub fn paginate(documents: Vec<&Document>, ctx: &StoreContext) -> Result<Page, M
             copy(&documents[..end]),
             ctx.limit as usize,
             total,
+            id_of,
         ));
     }
     if ctx.page_size == 0 {
@@ -140,13 +146,24 @@ pub fn paginate(documents: Vec<&Document>, ctx: &StoreContext) -> Result<Page, M
     })
 }
 
+/// The id of a document.
+fn id_of(document: &Document) -> Option<&str> {
+    text(document, ID)
+}
+
 /// A page of at most `limit` objects out of `objects` (fetched with one more, to know whether
-/// a next page exists); its cursor is the id of its last object when there is more.
-pub fn page_with_cursor(mut objects: Vec<Document>, limit: usize, total: u64) -> Page {
+/// a next page exists); its cursor is the id of its last object (`id` reads it) when there is
+/// more.
+pub fn page_with_cursor<D>(
+    mut objects: Vec<D>,
+    limit: usize,
+    total: u64,
+    id: impl Fn(&D) -> Option<&str>,
+) -> Page<D> {
     let more = objects.len() > limit;
     objects.truncate(limit);
     let next = if more {
-        objects.last().and_then(|d| text(d, ID)).map(str::to_string)
+        objects.last().and_then(id).map(str::to_string)
     } else {
         None
     };

@@ -6,7 +6,7 @@ use std::future::Future;
 use elemental::filter::Filter;
 use elemental::{Identity, ModelIdentity};
 use gaia::model::{ExternalNetwork, Service};
-use manipulate::{ManipulateError, Manipulator, StoreContext};
+use manipulate::{ManipulateError, Manipulator, Record, StoreContext};
 
 fn network(id: &str, namespace: &str, name: &str) -> ExternalNetwork {
     ExternalNetwork {
@@ -58,6 +58,12 @@ pub async fn crud(m: &dyn Manipulator) {
     assert_eq!(created.name, "web");
     let read: ExternalNetwork = manipulate::retrieve(m, "n1", &c).await.expect("retrieve");
     assert_eq!(read, created);
+    // The record a store reads holds the document it answers with.
+    let identity = ExternalNetwork::IDENTITY;
+    let record = m.retrieve_record(identity, "n1", &c).await.expect("record");
+    let document = m.retrieve(identity, "n1", &c).await.expect("document");
+    assert_eq!(record.into_document(), document);
+    assert_eq!(document["name"], "web");
     let mut changed = read.clone();
     changed.description = "updated".into();
     manipulate::update(m, changed.clone(), &c)
@@ -334,6 +340,12 @@ pub async fn cursor_walks(m: &dyn Manipulator) {
                 .await
                 .unwrap_or_else(|e| panic!("order {order:?} after {:?}: {e}", cursor.after));
             assert_eq!(page.total, 10, "order {order:?}");
+            // The records of the page, as the store read them, are the same page.
+            let records = m
+                .retrieve_many_records(ExternalNetwork::IDENTITY, &cursor)
+                .await
+                .unwrap_or_else(|e| panic!("records, order {order:?}: {e}"));
+            assert_eq!(records.map(Record::into_document), page, "order {order:?}");
             walked.extend(
                 page.objects
                     .iter()
