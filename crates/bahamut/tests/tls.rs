@@ -4,7 +4,7 @@
 //! mutual TLS refuses clients without a certificate and hands a valid one's identity to
 //! authenticators as claims, and h2c serves HTTP/2 on a plain port.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,9 +13,9 @@ use bahamut::{Errors, Options, Processor, ProcessorContext, Server};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
+use rcgen::{CertificateParams, DnType, SanType};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use testkit::env::TempDir;
+use testkit::pki::TestCa;
 use todo::model::{List, manager};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -37,55 +37,36 @@ impl Processor<List> for Lists {
 
 /// A CA, and the files of the server's certificate and key signed by it.
 struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-    dir: TempDir,
+    ca: TestCa,
 }
 
 impl Pki {
     fn new() -> Self {
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "test ca");
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
         let pki = Self {
-            ca,
-            dir: TempDir::new("bahamut_tls"),
+            ca: TestCa::new("bahamut_tls"),
         };
-        std::fs::write(pki.path("ca.pem"), pki.ca.pem()).unwrap();
         pki.write_server_certificate("server one");
         pki
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.ca.path(name)
     }
 
     fn ca_der(&self) -> CertificateDer<'static> {
-        self.ca.der().clone()
+        self.ca.ca_der()
     }
 
     /// Writes `server.pem` and `server-key.pem`: a certificate for localhost and 127.0.0.1
     /// whose organization is `organization`.
     fn write_server_certificate(&self, organization: &str) {
-        let key = KeyPair::generate().unwrap();
-        let mut params = CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress([127, 0, 0, 1].into()));
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, organization);
-        let certificate = params.signed_by(&key, &self.ca).unwrap();
-        // Written aside then renamed, as certificate tools do.
-        write_atomically(&self.path("server.pem"), certificate.pem().as_bytes());
-        write_atomically(&self.path("server-key.pem"), key.serialize_pem().as_bytes());
+        let params =
+            TestCa::server_params(&["localhost"], (DnType::OrganizationName, organization));
+        self.ca.write("server", params);
     }
 
     /// A client certificate (CN, O, a DNS and a URI name) and its key.
     fn client_identity(&self) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
-        let key = KeyPair::generate().unwrap();
         let mut params = CertificateParams::new(vec!["alice.acme.test".to_string()]).unwrap();
         params
             .subject_alt_names
@@ -95,21 +76,13 @@ impl Pki {
             .distinguished_name
             .push(DnType::OrganizationName, "acme");
         params.serial_number = Some(vec![0x2a].into());
-        let certificate = params.signed_by(&key, &self.ca).unwrap();
-        let key = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
-        (certificate.der().clone(), key)
+        self.ca.identity(params)
     }
 
     fn options(&self) -> TlsOptions {
         TlsOptions::new(self.path("server.pem"), self.path("server-key.pem"))
             .with_reload_interval(Duration::from_millis(50))
     }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) {
-    let aside = path.with_extension("tmp");
-    std::fs::write(&aside, bytes).unwrap();
-    std::fs::rename(&aside, path).unwrap();
 }
 
 async fn start(options: impl FnOnce(Options) -> Options) -> testkit::Running {

@@ -11,46 +11,27 @@ use common::Apiserver;
 use gaia::model::ExternalNetwork;
 use maniphttp::{Client, Error, RetryPolicy, Status, TlsSettings};
 use manipulate::StoreContext;
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, SanType};
-use testkit::env::TempDir;
+use rcgen::DnType;
+use testkit::pki::TestCa;
 
 /// A CA with a server certificate for 127.0.0.1 and a client certificate, as PEM files.
 struct Pki {
-    dir: TempDir,
+    ca: TestCa,
 }
 
 impl Pki {
     fn new() -> Self {
-        let dir = TempDir::new("maniphttp_tls");
-        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "test ca");
-        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
-        std::fs::write(dir.path().join("ca.pem"), ca.pem()).unwrap();
-        let issue = |name: &str, sans: Vec<String>| {
-            let key = KeyPair::generate().unwrap();
-            let mut params = CertificateParams::new(sans).unwrap();
-            params
-                .subject_alt_names
-                .push(SanType::IpAddress([127, 0, 0, 1].into()));
-            params.distinguished_name.push(DnType::CommonName, name);
-            let certificate = params.signed_by(&key, &ca).unwrap();
-            std::fs::write(dir.path().join(format!("{name}.pem")), certificate.pem()).unwrap();
-            std::fs::write(
-                dir.path().join(format!("{name}-key.pem")),
-                key.serialize_pem(),
-            )
-            .unwrap();
-        };
-        issue("server", vec!["localhost".into()]);
-        issue("client", vec!["client.test".into()]);
-        Self { dir }
+        let ca = TestCa::new("maniphttp_tls");
+        let server = TestCa::server_params(&["localhost"], (DnType::CommonName, "server"));
+        ca.write("server", server);
+        // The client's certificate has the same shape: a DNS name, 127.0.0.1 and a CN.
+        let client = TestCa::server_params(&["client.test"], (DnType::CommonName, "client"));
+        ca.write("client", client);
+        Self { ca }
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.ca.path(name)
     }
 
     fn server(&self, mode: ClientAuth) -> TlsOptions {

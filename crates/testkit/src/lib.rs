@@ -5,6 +5,7 @@
 //! - [`start`]: a server started on `127.0.0.1:0` (ReST and health), stopped on demand;
 //! - [`conformance`]: the storage backend conformance suite, the same for every backend;
 //! - [`env`](mod@env): scratch folders, and the PostgreSQL / NATS URLs tests read from the environment;
+//! - [`pki`]: a certificate authority made in the test, and the certificates it signs;
 //! - [`push`]: a websocket client of push sessions.
 //!
 //! ```no_run
@@ -21,6 +22,7 @@
 pub mod conformance;
 pub mod env;
 pub mod otlp;
+pub mod pki;
 pub mod push;
 
 use std::net::SocketAddr;
