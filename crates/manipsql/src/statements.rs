@@ -485,13 +485,15 @@ pub fn insert(
         }
         sql.push_param(value);
     }
-    if key.is_none() {
-        sql.push(")");
-    }
-    if let Some(key) = key {
-        sql.push(" WHERE (");
-        push_key_owner(&mut sql, table, key);
-        sql.push(") = ").push_param(SqlValue::Text(id.to_string()));
+    match key {
+        None => {
+            sql.push(")");
+        }
+        Some(key) => {
+            sql.push(" WHERE (");
+            push_key_owner(&mut sql, table, key);
+            sql.push(") = ").push_param(SqlValue::Text(id.to_string()));
+        }
     }
     sql
 }

@@ -81,9 +81,7 @@ impl<'de> de::Deserializer<'de> for Row {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         visitor.visit_map(RowAccess {
-            names: &self.names,
-            values: self.values.into_iter(),
-            at: 0,
+            attributes: self.names.iter().zip(self.values),
             pending: None,
         })
     }
@@ -97,10 +95,8 @@ impl<'de> de::Deserializer<'de> for Row {
 
 /// The attributes of a row, one by one.
 struct RowAccess<'r> {
-    names: &'r [String],
-    values: std::vec::IntoIter<Option<Value>>,
-    /// The index of the next value in `values`.
-    at: usize,
+    /// Each attribute's name and value, in column order.
+    attributes: std::iter::Zip<std::slice::Iter<'r, String>, std::vec::IntoIter<Option<Value>>>,
     /// The value of the key last given.
     pending: Option<Value>,
 }
@@ -112,10 +108,8 @@ impl<'de> MapAccess<'de> for RowAccess<'_> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Self::Error> {
-        for value in self.values.by_ref() {
-            let index = self.at;
-            self.at += 1;
-            let (Some(value), Some(name)) = (value, self.names.get(index)) else {
+        for (name, value) in self.attributes.by_ref() {
+            let Some(value) = value else {
                 continue;
             };
             self.pending = Some(value);
@@ -137,7 +131,7 @@ impl<'de> MapAccess<'de> for RowAccess<'_> {
     }
 
     fn size_hint(&self) -> Option<usize> {
-        Some(self.values.len())
+        Some(self.attributes.len())
     }
 }
 
