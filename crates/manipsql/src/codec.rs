@@ -46,25 +46,35 @@ fn invalid(column: &Column, expected: &str, value: &FieldValue<'_>) -> Manipulat
     ))
 }
 
-/// The API's text of a time stored by [`storage_time`] (`2020-01-02T01:04:05.500000000Z` ->
-/// `2020-01-02T01:04:05.5Z`), without parsing it; `None` for any other text and for days after
-/// the 28th (whose validity depends on the month), which take the parser.
-fn api_time(stored: &str) -> Option<String> {
-    let bytes = stored.as_bytes();
-    let shape = b"dddd-dd-ddTdd:dd:dd.dddddddddZ";
-    let fits = bytes.len() == shape.len()
+/// True when `bytes` start with a UTC date and time of the form `dddd-dd-ddTdd:dd:dd` whose
+/// fields are in range without asking the calendar: months 1-12, days 1-28 (later days depend
+/// on the month and take the parser), hours below 24, minutes and seconds below 60.
+fn plain_date_time(bytes: &[u8]) -> bool {
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    let fits = bytes.len() >= shape.len()
         && bytes.iter().zip(shape).all(|(b, s)| match s {
             b'd' => b.is_ascii_digit(),
             _ => b == s,
         });
     let field = |at: usize| u32::from(bytes[at] - b'0') * 10 + u32::from(bytes[at + 1] - b'0');
-    let in_range = fits
-        && (1..=12).contains(&field(5))
+    fits && (1..=12).contains(&field(5))
         && (1..=28).contains(&field(8))
         && field(11) < 24
         && field(14) < 60
-        && field(17) < 60;
-    if !in_range {
+        && field(17) < 60
+}
+
+/// The API's text of a time stored by [`storage_time`] (`2020-01-02T01:04:05.500000000Z` ->
+/// `2020-01-02T01:04:05.5Z`), without parsing it; `None` for any other text and for days after
+/// the 28th, which take the parser.
+fn api_time(stored: &str) -> Option<String> {
+    let bytes = stored.as_bytes();
+    let fits = bytes.len() == 30
+        && plain_date_time(bytes)
+        && bytes[19] == b'.'
+        && bytes[20..29].iter().all(u8::is_ascii_digit)
+        && bytes[29] == b'Z';
+    if !fits {
         return None;
     }
     let fraction = stored[20..29].trim_end_matches('0');
@@ -74,6 +84,30 @@ fn api_time(stored: &str) -> Option<String> {
         text.push('.');
         text.push_str(fraction);
     }
+    text.push('Z');
+    Some(text)
+}
+
+/// The stored text ([`storage_time`]) of an API time in UTC with up to nine fractional digits
+/// (`2020-01-02T01:04:05.5Z` -> `2020-01-02T01:04:05.500000000Z`), without parsing it; `None`
+/// for any other text (offsets, days after the 28th), which takes the parser.
+fn stored_time(api: &str) -> Option<String> {
+    let bytes = api.as_bytes();
+    let fraction = match bytes.get(19..bytes.len().checked_sub(1)?)? {
+        [] => &[][..],
+        [b'.', digits @ ..] if (1..=9).contains(&digits.len()) => digits,
+        _ => return None,
+    };
+    let fits =
+        plain_date_time(bytes) && bytes.ends_with(b"Z") && fraction.iter().all(u8::is_ascii_digit);
+    if !fits {
+        return None;
+    }
+    let mut text = String::with_capacity(30);
+    text.push_str(&api[..19]);
+    text.push('.');
+    text.push_str(&api[20..20 + fraction.len()]);
+    text.extend(std::iter::repeat_n('0', 9 - fraction.len()));
     text.push('Z');
     Some(text)
 }
@@ -89,6 +123,9 @@ pub fn to_sql(column: &Column, value: FieldValue<'_>) -> Result<SqlValue, Manipu
         (ColumnKind::Boolean, FieldValue::Bool(b)) => Ok(SqlValue::Bool(b)),
         (ColumnKind::Time, FieldValue::Text("")) => Ok(SqlValue::Null(column.kind)),
         (ColumnKind::Time, FieldValue::Text(text)) => {
+            if let Some(stored) = stored_time(text) {
+                return Ok(SqlValue::Text(stored));
+            }
             let t = OffsetDateTime::parse(text, &Rfc3339)
                 .map_err(|_| invalid(column, "an RFC 3339 time", &FieldValue::Text(text)))?;
             storage_time(t).map(SqlValue::Text).map_err(|e| {
@@ -268,6 +305,41 @@ mod tests {
         );
         assert_eq!(api_time("2020-01-02T01:04:05.5+02:00"), None);
         assert_eq!(api_time("2020-13-02T01:04:05.000000000Z"), None);
+    }
+
+    #[test]
+    fn api_times_are_stored_as_the_parser_stores_them() {
+        let api = [
+            "2020-01-02T01:04:05Z",
+            "2020-01-02T01:04:05.5Z",
+            "2026-12-05T19:11:21.06866405Z",
+            "2026-12-05T19:11:21.123456789Z",
+            "0000-01-01T00:00:00.000000001Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "2024-02-29T12:00:00.12Z",
+            "2020-01-02T01:04:05.5+02:00",
+            "2020-01-02T01:04:05.Z",
+            "2020-01-02T01:04:05.1234567890Z",
+            "2020-13-02T01:04:05Z",
+            "2020-02-30T01:04:05Z",
+            "2020-01-02T24:04:05Z",
+            "2020-01-02 01:04:05Z",
+            "2020-01-02T01:04:05",
+            "not a time",
+        ];
+        let time = column(ColumnKind::Time);
+        for text in api {
+            let parsed = OffsetDateTime::parse(text, &Rfc3339)
+                .map(|t| SqlValue::Text(storage_time(t).unwrap()))
+                .ok();
+            assert_eq!(to_sql(&time, FieldValue::Text(text)).ok(), parsed, "{text}");
+        }
+        assert_eq!(
+            stored_time("2026-12-05T19:11:21.06866405Z").as_deref(),
+            Some("2026-12-05T19:11:21.068664050Z")
+        );
+        assert_eq!(stored_time("2020-01-02T01:04:05.5+02:00"), None);
+        assert_eq!(stored_time("2020-01-29T01:04:05Z"), None);
     }
 
     #[test]

@@ -40,11 +40,12 @@ pub struct SqliteOptions {
     /// lost on a power loss).
     pub synchronous_full: bool,
     /// How much of the database file each connection reads through a memory map
-    /// (`PRAGMA mmap_size`), in bytes. Default 256 MiB: random reads (an estimated count's
-    /// probes, reads by ID) skip a system call per page, and mapped pages are read from the
-    /// system's file cache, shared by every connection, without a copy per connection. With
-    /// the map, an I/O error on a mapped page stops the process (SIGBUS) instead of failing
-    /// the query; 0 turns the map off.
+    /// (`PRAGMA mmap_size`), in bytes. Default 0, no map: each commit makes every reader drop
+    /// its view of the file, and a reader with a map then unmaps it (which stops the other
+    /// cores to flush their address translations) and faults its pages in again, where a
+    /// reader without one reads a few pages with `pread`. A map pays when reads far outnumber
+    /// writes and touch more pages than the connection's cache holds. With a map, an I/O
+    /// error on a mapped page stops the process (SIGBUS) instead of failing the query.
     pub mmap_size: u64,
 }
 
@@ -56,7 +57,7 @@ impl SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             connections: 4,
             synchronous_full: false,
-            mmap_size: 256 << 20,
+            mmap_size: 0,
         }
     }
 }
