@@ -11,8 +11,8 @@ use std::time::Duration;
 use manipulate::{BoxFuture, ManipulateError, Row};
 use regex::{Regex, RegexBuilder};
 use rusqlite::functions::FunctionFlags;
-use rusqlite::types::{Value as SqliteValue, ValueRef};
-use rusqlite::{Connection, ErrorCode, TransactionBehavior, params_from_iter};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, ErrorCode, Params, TransactionBehavior, params_from_iter};
 use tokio::sync::Semaphore;
 
 use crate::SqlError;
@@ -205,14 +205,24 @@ fn storage_error(e: rusqlite::Error) -> ManipulateError {
     }
 }
 
-fn sqlite_value(value: SqlValue) -> SqliteValue {
+/// A parameter as SQLite binds it, borrowed from the statement.
+fn sqlite_value(value: &SqlValue) -> ValueRef<'_> {
     match value {
-        SqlValue::Text(s) | SqlValue::Json(s) => SqliteValue::Text(s),
-        SqlValue::Int(i) => SqliteValue::Integer(i),
-        SqlValue::Float(f) => SqliteValue::Real(f),
-        SqlValue::Bool(b) => SqliteValue::Integer(i64::from(b)),
-        SqlValue::Null(_) => SqliteValue::Null,
+        SqlValue::Text(s) | SqlValue::Json(s) => ValueRef::Text(s.as_bytes()),
+        SqlValue::Int(i) => ValueRef::Integer(*i),
+        SqlValue::Float(f) => ValueRef::Real(*f),
+        SqlValue::Bool(b) => ValueRef::Integer(i64::from(*b)),
+        SqlValue::Null(_) => ValueRef::Null,
     }
+}
+
+/// The parameters of a statement, bound without a copy.
+fn parameters(sql: &Sql) -> impl Params + '_ {
+    params_from_iter(
+        sql.params
+            .iter()
+            .map(|value| ToSqlOutput::Borrowed(sqlite_value(value))),
+    )
 }
 
 fn cell(value: ValueRef<'_>) -> Cell {
@@ -227,9 +237,9 @@ fn cell(value: ValueRef<'_>) -> Cell {
 }
 
 /// Rows of a statement, as cells.
-fn rows(conn: &Connection, sql: Sql, width: usize) -> Result<Vec<Vec<Cell>>, rusqlite::Error> {
+fn rows(conn: &Connection, sql: &Sql, width: usize) -> Result<Vec<Vec<Cell>>, rusqlite::Error> {
     let mut statement = conn.prepare_cached(&sql.text)?;
-    let mut rows = statement.query(params_from_iter(sql.params.into_iter().map(sqlite_value)))?;
+    let mut rows = statement.query(parameters(sql))?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         let mut cells = Vec::with_capacity(width);
@@ -241,9 +251,8 @@ fn rows(conn: &Connection, sql: Sql, width: usize) -> Result<Vec<Vec<Cell>>, rus
     Ok(out)
 }
 
-fn execute(conn: &Connection, sql: Sql) -> Result<usize, rusqlite::Error> {
-    conn.prepare_cached(&sql.text)?
-        .execute(params_from_iter(sql.params.into_iter().map(sqlite_value)))
+fn execute(conn: &Connection, sql: &Sql) -> Result<usize, rusqlite::Error> {
+    conn.prepare_cached(&sql.text)?.execute(parameters(sql))
 }
 
 struct SqliteExecutor {
@@ -262,7 +271,7 @@ impl Executor for SqliteExecutor {
             let width = table.columns.len();
             let cells = self
                 .readers
-                .read(reach, move |conn| rows(conn, select, width))
+                .read(reach, move |conn| rows(conn, &select, width))
                 .await?;
             to_rows(&table, cells)
         })
@@ -286,7 +295,7 @@ impl Executor for SqliteExecutor {
         Box::pin(async move {
             let found = self
                 .readers
-                .read(reach, move |conn| rows(conn, sql, 1))
+                .read(reach, move |conn| rows(conn, &sql, 1))
                 .await?;
             match found.first().and_then(|row| row.first()) {
                 Some(Cell::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
@@ -301,7 +310,7 @@ impl Executor for SqliteExecutor {
         Box::pin(async move {
             let found = self
                 .readers
-                .run_here(move |conn| rows(conn, sql, 1))
+                .run_here(move |conn| rows(conn, &sql, 1))
                 .await?;
             Ok(
                 match found
@@ -351,7 +360,7 @@ fn migrate(conn: &mut Connection, schema: &Schema) -> Result<(), SqlError> {
         }
     }
     for sql in migrate::plan(schema, Dialect::Sqlite, &recorded)? {
-        execute(&tx, sql).map_err(failed)?;
+        execute(&tx, &sql).map_err(failed)?;
     }
     tx.commit().map_err(failed)
 }

@@ -5,7 +5,12 @@
 //! that fails is undone alone; the others of the batch commit.
 //! A failure of the transaction itself (its begin, a savepoint, the commit) fails every write
 //! of the batch, none of which is then answered as stored.
+//!
+//! The writer drops its share of a write's statements before it answers: the texts and values
+//! are freed by the request that made them. glibc frees a block made by another thread under
+//! the lock of that thread's arena, which the writer would otherwise take for every value.
 
+use std::sync::Arc;
 use std::thread;
 
 use manipulate::ManipulateError;
@@ -40,7 +45,7 @@ pub(super) enum Written {
 
 /// One write: its statements (run in order, all or nothing), what it answers and where.
 struct Job {
-    statements: Vec<Sql>,
+    statements: Arc<[Sql]>,
     returns: Returns,
     reply: oneshot::Sender<Result<Written, ManipulateError>>,
 }
@@ -69,13 +74,17 @@ impl Writer {
     ) -> Result<Written, ManipulateError> {
         let stopped = || ManipulateError::CannotCommunicate("the SQLite writer stopped".into());
         let (reply, answer) = oneshot::channel();
+        let statements: Arc<[Sql]> = statements.into();
         let job = Job {
-            statements,
+            statements: statements.clone(),
             returns,
             reply,
         };
         self.jobs.send(job).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let written = answer.await.map_err(|_| stopped())?;
+        // The writer has dropped its share: the statements are freed here.
+        drop(statements);
+        written
     }
 }
 
@@ -118,7 +127,7 @@ fn commit(conn: &mut Connection, batch: Vec<Job>) {
 /// The answers of the writes of one committed transaction, or why the transaction failed.
 fn run_batch(
     conn: &mut Connection,
-    work: Vec<(Vec<Sql>, Returns)>,
+    work: Vec<(Arc<[Sql]>, Returns)>,
 ) -> Result<Vec<Result<Written, ManipulateError>>, ManipulateError> {
     let mut tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -128,10 +137,10 @@ fn run_batch(
         let answer = if statements.len() == 1 {
             // One statement needs no savepoint: SQLite undoes a failed statement's changes
             // by itself, and a savepoint would copy every page the write changes.
-            run_job(&tx, statements, &returns)
+            run_job(&tx, &statements, &returns)
         } else {
             let savepoint = tx.savepoint().map_err(storage_error)?;
-            let answer = run_job(&savepoint, statements, &returns);
+            let answer = run_job(&savepoint, &statements, &returns);
             let ended = if answer.is_ok() {
                 savepoint.commit()
             } else {
@@ -157,16 +166,16 @@ fn run_batch(
 /// One write's statements, inside its savepoint.
 fn run_job(
     conn: &Connection,
-    mut statements: Vec<Sql>,
+    statements: &[Sql],
     returns: &Returns,
 ) -> Result<Written, rusqlite::Error> {
-    let Some(last) = statements.pop() else {
+    let Some((last, first)) = statements.split_last() else {
         return Ok(match returns {
             Returns::Changes => Written::Changes(0),
             Returns::Rows(_) => Written::Rows(Vec::new()),
         });
     };
-    for sql in statements {
+    for sql in first {
         execute(conn, sql)?;
     }
     Ok(match returns {
@@ -218,12 +227,12 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY)")
             .unwrap();
         let work = vec![
-            (vec![insert(1)], Returns::Changes),
+            (vec![insert(1)].into(), Returns::Changes),
             // Its first statement is stored, its second fails: neither stays.
-            (vec![insert(2), insert(1)], Returns::Changes),
-            (vec![insert(3)], Returns::Changes),
+            (vec![insert(2), insert(1)].into(), Returns::Changes),
+            (vec![insert(3)].into(), Returns::Changes),
             // One statement, without a savepoint: it stores 4, then fails on 3; 4 goes too.
-            (vec![two_rows(4, 3)], Returns::Changes),
+            (vec![two_rows(4, 3)].into(), Returns::Changes),
         ];
         let answers = run_batch(&mut conn, work).unwrap();
         let answers: Vec<_> = answers.iter().map(changed).collect();
