@@ -91,12 +91,13 @@ pub struct Sql {
 }
 
 impl Sql {
-    /// Empty SQL in `dialect`.
+    /// Empty SQL in `dialect`, with room for a usual statement (a statement grows its text a
+    /// few times otherwise).
     pub fn new(dialect: Dialect) -> Self {
         Self {
             dialect,
-            text: String::new(),
-            params: Vec::new(),
+            text: String::with_capacity(256),
+            params: Vec::with_capacity(4),
         }
     }
 
