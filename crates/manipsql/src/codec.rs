@@ -46,7 +46,7 @@ fn invalid(column: &Column, expected: &str, value: &FieldValue<'_>) -> Manipulat
     ))
 }
 
-/// True when `bytes` start with a UTC date and time of the form `dddd-dd-ddTdd:dd:dd` whose
+/// True when `bytes` start with a date and time of the form `dddd-dd-ddTdd:dd:dd` whose
 /// fields are in range without asking the calendar: months 1-12, days 1-28 (later days depend
 /// on the month and take the parser), hours below 24, minutes and seconds below 60.
 fn plain_date_time(bytes: &[u8]) -> bool {
