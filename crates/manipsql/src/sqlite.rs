@@ -399,3 +399,22 @@ pub async fn open_sqlite(
         Arc::new(SqliteExecutor { readers, writer }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mapped_bytes(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA mmap_size", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn readers_map_the_file_only_when_asked() {
+        let dir = testkit::env::TempDir::new("manipsql_mmap");
+        let mut options = SqliteOptions::new(dir.path().join("mmap.db"));
+        assert_eq!(mapped_bytes(&open_reader(&options).unwrap()), 0);
+        options.mmap_size = 1 << 20;
+        assert_eq!(mapped_bytes(&open_reader(&options).unwrap()), 1 << 20);
+    }
+}
