@@ -114,19 +114,18 @@ impl SqlManipulator {
             )
         };
         let everything = ctx.after.is_none() && limit.is_none() && ctx.page_size == 0;
-        let objects = self
-            .executor
-            .rows(select, table.clone(), Reach::Rows)
-            .await?;
-        let reach = statements::reach(&table, ctx);
-        let (total, count_mode) = if everything {
-            (objects.len() as u64, CountMode::Exact)
-        } else if ctx.count_mode == CountMode::Estimated && reach == Reach::Rows {
-            self.estimated_total(&table, ctx).await?
-        } else {
-            let count = statements::count(&table, ctx, d);
-            (self.executor.count(count, reach).await?, CountMode::Exact)
+        // The page and its total are two reads on two connections, run at once: a request
+        // waits for the slower one instead of both in turn (each statement reads its own
+        // snapshot either way).
+        let rows = self.executor.rows(select, table.clone(), Reach::Rows);
+        let total = async {
+            match everything {
+                true => Ok(None),
+                false => self.total(&table, ctx).await.map(Some),
+            }
         };
+        let (objects, counted) = tokio::try_join!(rows, total)?;
+        let (total, count_mode) = counted.unwrap_or((objects.len() as u64, CountMode::Exact));
         let page = match cursor_take {
             Some(take) => page_with_cursor(objects, take, total, |row: &Row| {
                 row.get(manipulate::query::ID).and_then(|id| id.as_str())
@@ -138,6 +137,20 @@ impl SqlManipulator {
             },
         };
         Ok(Page { count_mode, ..page })
+    }
+
+    /// The total of the objects that `ctx` selects, exact or estimated as it asks.
+    async fn total(
+        &self,
+        table: &Arc<TableSchema>,
+        ctx: &StoreContext,
+    ) -> Result<(u64, CountMode), ManipulateError> {
+        let reach = statements::reach(table, ctx);
+        if ctx.count_mode == CountMode::Estimated && reach == Reach::Rows {
+            return self.estimated_total(table, ctx).await;
+        }
+        let count = statements::count(table, ctx, self.dialect);
+        Ok((self.executor.count(count, reach).await?, CountMode::Exact))
     }
 
     /// The total of an estimated count: exact up to [`EXACT_COUNT_UP_TO`] matches, else an
