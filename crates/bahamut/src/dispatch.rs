@@ -45,15 +45,15 @@ pub(crate) async fn handle_model(
     body: Bytes,
     origin: Origin<'_>,
 ) -> (HttpResponse, Endpoint) {
-    let finish = Finish {
-        request_headers: &parts.headers,
-        cors: inner.options.cors.as_ref(),
-        compression: inner
+    let finish = Finish::new(
+        &parts.headers,
+        inner.options.cors.as_ref(),
+        inner
             .options
             .compression
             .then_some(inner.options.compression_threshold),
-    };
-    let (response, request, errors) = pipeline(&inner, &parts, path, body, origin, &finish).await;
+    );
+    let (response, request, errors) = pipeline(&inner, parts, path, body, origin, &finish).await;
     if let Some(auditer) = &inner.options.auditer {
         auditer.audit(&AuditRecord {
             request: request.as_ref(),
@@ -71,7 +71,7 @@ type PipelineResult = (HttpResponse, Option<Request>, Option<Errors>);
 
 async fn pipeline(
     inner: &ServerState,
-    parts: &http::request::Parts,
+    parts: http::request::Parts,
     path: &ModelPath,
     body: Bytes,
     origin: Origin<'_>,
@@ -185,31 +185,20 @@ async fn pipeline(
         );
     };
     let job = Job {
-        request: request.clone(),
+        marshaller: options.marshallers.get(request.identity.name).cloned(),
+        unmarshaller: options.unmarshallers.get(request.identity.name).cloned(),
+        request,
         claims,
         retriever: options.retriever.clone(),
         recover_panics: options.recover_panics,
         error_transformer: options.error_transformer.clone(),
-        marshaller: options.marshallers.get(request.identity.name).cloned(),
-        unmarshaller: options.unmarshallers.get(request.identity.name).cloned(),
+        timeout: options.write_timeout,
     };
-    // The typed step owns the body from here (and releases it once decoded).
-    let mut request = request;
-    request.data = Bytes::new();
-    let run = processor
+    // The typed step owns the request (and releases the body once decoded), and gives it back.
+    let (outcome, request) = processor
         .run(job)
-        .instrument(tracing::debug_span!("processor"));
-    let outcome = match options.write_timeout.is_zero() {
-        true => run.await,
-        false => match tokio::time::timeout(options.write_timeout, run).await {
-            Ok(outcome) => outcome,
-            Err(_) => Outcome::Failed(Errors::from(bahamut_error(
-                "Service Unavailable",
-                "The request took too long to process",
-                503,
-            ))),
-        },
-    };
+        .instrument(tracing::debug_span!("processor"))
+        .await;
     match outcome {
         Outcome::Failed(errors) => fail(errors, Some(request)),
         Outcome::Custom(response, events) => {

@@ -293,7 +293,8 @@ impl Options {
         self
     }
 
-    /// Sets the processing and write timeout (0 disables it).
+    /// Sets how long a model request's decoding and processor may take (0, the default,
+    /// disables it); past it the request answers 503 `The request took too long to process`.
     pub fn with_write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
         self

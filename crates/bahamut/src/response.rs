@@ -6,12 +6,19 @@ use bytes::Bytes;
 use elemental::{ACCEPTED_ENCODINGS, CountMode, EncodingType, Errors};
 use flate2::Compression;
 use flate2::write::GzEncoder;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
 use crate::HttpResponse;
 use crate::body::Body;
 use crate::cookie::Cookie;
 use crate::cors::CorsPolicy;
+
+/// The response headers of the reference beyond the standard ones, as constants (a name given
+/// as a string is parsed at each use).
+const X_COUNT_TOTAL: HeaderName = HeaderName::from_static("x-count-total");
+const X_COUNT_MODE: HeaderName = HeaderName::from_static("x-count-mode");
+const X_MESSAGES: HeaderName = HeaderName::from_static("x-messages");
+const X_NEXT: HeaderName = HeaderName::from_static("x-next");
 
 /// What a model answer is made of, before headers are written.
 #[derive(Debug, Default)]
@@ -28,11 +35,30 @@ pub(crate) struct Answer {
     pub cookies: Vec<Cookie>,
 }
 
-/// What the server needs of the request to finish an answer.
+/// What the server needs of the request to finish an answer: read from its headers first, so
+/// that the request can take the headers.
 pub(crate) struct Finish<'a> {
-    pub request_headers: &'a HeaderMap,
+    /// The request's `Origin`, when there is a CORS policy to answer it.
+    pub origin: Option<HeaderValue>,
     pub cors: Option<&'a CorsPolicy>,
+    /// The size above which a body is compressed, when compression is on and the client
+    /// takes gzip.
     pub compression: Option<usize>,
+}
+
+impl<'a> Finish<'a> {
+    /// What `cors` and a compression `threshold` (if on) need of the request's `headers`.
+    pub fn new(
+        headers: &HeaderMap,
+        cors: Option<&'a CorsPolicy>,
+        threshold: Option<usize>,
+    ) -> Self {
+        Self {
+            origin: cors.and(headers.get(http::header::ORIGIN)).cloned(),
+            cors,
+            compression: threshold.filter(|_| accepts_gzip(headers)),
+        }
+    }
 }
 
 fn accepts_gzip(headers: &HeaderMap) -> bool {
@@ -64,20 +90,18 @@ fn status(code: u16) -> StatusCode {
 /// An answer of a model route: `Accept`, CORS, `Content-Type`, `Vary`, `X-Count-Total`,
 /// `X-Messages`, `X-Next` (in the reference's order), gzip above the threshold.
 pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpResponse {
-    let mut headers = HeaderMap::new();
+    // Room for these and the server's own (`X-Request-ID`) without growing.
+    let mut headers = HeaderMap::with_capacity(8);
     headers.insert(
         http::header::ACCEPT,
         HeaderValue::from_static(ACCEPTED_ENCODINGS),
     );
     if let Some(cors) = finish.cors {
-        cors.add_response_headers(
-            finish.request_headers.get(http::header::ORIGIN),
-            &mut headers,
-        );
+        cors.add_response_headers(finish.origin.as_ref(), &mut headers);
     }
     let mut body = answer.body;
     if let Some(threshold) = finish.compression {
-        if body.len() > threshold && accepts_gzip(finish.request_headers) {
+        if body.len() > threshold {
             if let Some(compressed) = gzip(&body) {
                 body = compressed.into();
                 headers.insert(
@@ -102,13 +126,13 @@ pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpRespons
         http::header::VARY,
         HeaderValue::from_static("Accept-Encoding"),
     );
-    headers.insert("x-count-total", HeaderValue::from(answer.count));
+    headers.insert(X_COUNT_TOTAL, HeaderValue::from(answer.count));
     if let Some(mode) = answer.count_mode {
-        headers.insert("x-count-mode", HeaderValue::from_static(mode.as_str()));
+        headers.insert(X_COUNT_MODE, HeaderValue::from_static(mode.as_str()));
     }
     if !answer.messages.is_empty() {
         if let Ok(v) = HeaderValue::from_str(&answer.messages.join(";")) {
-            headers.insert("x-messages", v);
+            headers.insert(X_MESSAGES, v);
         }
     }
     if let Some(next) = answer
@@ -116,7 +140,7 @@ pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpRespons
         .as_deref()
         .and_then(|n| HeaderValue::from_str(n).ok())
     {
-        headers.insert("x-next", next);
+        headers.insert(X_NEXT, next);
     }
     crate::cookie::add_cookies(&mut headers, &answer.cookies);
     build(status(answer.status), headers, body)
@@ -169,7 +193,7 @@ pub(crate) fn not_found(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(EncodingType::Json.content_type_header()),
     );
-    headers.insert("x-count-total", HeaderValue::from_static("0"));
+    headers.insert(X_COUNT_TOTAL, HeaderValue::from_static("0"));
     let body = serde_json::to_vec(&errors).unwrap_or_default();
     build(StatusCode::NOT_FOUND, headers, body.into())
 }

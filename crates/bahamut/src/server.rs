@@ -585,6 +585,11 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
 }
 
 async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors> {
+    use hyper::body::Body as _;
+    if body.is_end_stream() {
+        // No body at all (most GETs): nothing to wait for, no timer to set.
+        return Ok(Bytes::new());
+    }
     let max = inner.options.max_body_size;
     let timeout = inner.options.body_timeout;
     let Ok(collected) = tokio::time::timeout(timeout, Limited::new(body, max).collect()).await
@@ -752,11 +757,7 @@ async fn respond(
         }
     }
     let (parts, body) = request.into_parts();
-    let finish = Finish {
-        request_headers: &parts.headers,
-        cors: inner.options.cors.as_ref(),
-        compression: None,
-    };
+    let finish = Finish::new(&parts.headers, inner.options.cors.as_ref(), None);
     let body = match read_body(&inner, body).await {
         Ok(body) => body,
         Err(errors) => {

@@ -1,11 +1,14 @@
 //! The typed step, called once per request on a model route: decode the body into the
 //! generated model, validate it, call the processor's method with it, encode the answer and
 //! the automatic event. [`ErasedProcessor`] is the processor with its model type erased, as the
-//! server keeps it; it returns an [`Outcome`] and never calls the dispatch back.
+//! server keeps it; it returns an [`Outcome`] and the request it was given (so the dispatch
+//! keeps no copy of it), and never calls the dispatch back.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use elemental::{
@@ -13,6 +16,7 @@ use elemental::{
     validate_advanced_specification,
 };
 use futures_util::FutureExt;
+use futures_util::future::Either;
 
 use crate::auth::IdentifiableRetriever;
 use crate::options::{ErrorTransformer, Marshal, Marshaller, Unmarshaller};
@@ -29,6 +33,9 @@ pub(crate) struct Job {
     pub error_transformer: Option<ErrorTransformer>,
     pub marshaller: Option<Marshaller>,
     pub unmarshaller: Option<Unmarshaller>,
+    /// How long decoding and the processor may take (the server's write timeout; zero: no
+    /// limit).
+    pub timeout: Duration,
 }
 
 /// What the typed step produced.
@@ -45,8 +52,8 @@ pub(crate) enum Outcome {
 pub(crate) trait ErasedProcessor: Send + Sync {
     /// The operations served.
     fn operations(&self) -> &[Operation];
-    /// Runs the typed step of one request.
-    fn run(&self, job: Job) -> BoxFuture<'static, Outcome>;
+    /// Runs the typed step of one request; gives its request back with the outcome.
+    fn run(&self, job: Job) -> BoxFuture<'static, (Outcome, Request)>;
 }
 
 /// The processor `P` of the model `T`, serving `operations` (its own, or those of them that
@@ -72,7 +79,7 @@ impl<T: Model, P: Processor<T>> ErasedProcessor for Typed<T, P> {
         &self.operations
     }
 
-    fn run(&self, job: Job) -> BoxFuture<'static, Outcome> {
+    fn run(&self, job: Job) -> BoxFuture<'static, (Outcome, Request)> {
         Box::pin(run::<T, P>(self.processor.clone(), job))
     }
 }
@@ -99,7 +106,7 @@ fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Erro
     Error::new(title, description, "bahamut", code)
 }
 
-async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome {
+async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> (Outcome, Request) {
     let Job {
         mut request,
         claims,
@@ -108,14 +115,17 @@ async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome 
         error_transformer,
         marshaller,
         unmarshaller,
+        timeout,
     } = job;
+    let deadline = Deadline::after(timeout);
     let operation = request.operation;
     let decoder = Decoder {
         unmarshaller: unmarshaller.as_ref(),
     };
-    let (call, stored) = match prepare::<T>(&request, retriever.as_deref(), decoder).await {
+    let prepared = deadline.bound(prepare::<T>(&request, retriever.as_deref(), decoder));
+    let (call, stored) = match prepared.await.and_then(|prepared| prepared) {
         Ok(prepared) => prepared,
-        Err(errors) => return Outcome::Failed(errors),
+        Err(errors) => return (Outcome::Failed(errors), request),
     };
     // Decoded: the body's bytes are released now rather than at the end of the request.
     request.data = Bytes::new();
@@ -123,21 +133,56 @@ async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> Outcome 
     ctx.stored = stored;
     let called = AssertUnwindSafe(call_processor(processor.as_ref(), &mut ctx, call));
     let result = match recover_panics {
-        true => called.catch_unwind().await,
-        false => Ok(called.await),
+        true => deadline.bound(called.catch_unwind()).await,
+        false => {
+            let unwound = called.map(Ok::<_, Box<dyn std::any::Any + Send>>);
+            deadline.bound(unwound).await
+        }
     };
-    let answered = match result {
-        Ok(Ok(answered)) => answered,
-        Ok(Err(error)) => {
+    let outcome = match result {
+        Ok(Ok(Ok(answered))) => finish(&mut ctx, answered, operation, marshaller.as_ref()),
+        Ok(Ok(Err(error))) => {
             let errors: Errors = error.into();
-            return Outcome::Failed(match &error_transformer {
+            Outcome::Failed(match &error_transformer {
                 Some(transform) => transform(errors),
                 None => errors,
-            });
+            })
         }
-        Err(payload) => return Outcome::Failed(panicked::<T>(payload.as_ref(), operation)),
+        Ok(Err(payload)) => Outcome::Failed(panicked::<T>(payload.as_ref(), operation)),
+        Err(too_long) => Outcome::Failed(too_long),
     };
-    finish(ctx, answered, operation, marshaller.as_ref())
+    (outcome, ctx.request)
+}
+
+/// When the typed step must be done by, if ever.
+#[derive(Clone, Copy)]
+struct Deadline(Option<tokio::time::Instant>);
+
+impl Deadline {
+    /// `timeout` from now; zero is none.
+    fn after(timeout: Duration) -> Self {
+        Self((!timeout.is_zero()).then(|| tokio::time::Instant::now() + timeout))
+    }
+
+    /// `work`'s output, or the 503 of a request that took too long (the same future either
+    /// way, no bigger than `work` and a timer, as `.await` moves it).
+    fn bound<F: Future>(self, work: F) -> impl Future<Output = Result<F::Output, Errors>> {
+        match self.0 {
+            None => Either::Left(work.map(Ok)),
+            Some(deadline) => {
+                let timed = tokio::time::timeout_at(deadline, work);
+                Either::Right(timed.map(|done| done.map_err(|_| too_long())))
+            }
+        }
+    }
+}
+
+fn too_long() -> Errors {
+    Errors::from(bahamut_error(
+        "Service Unavailable",
+        "The request took too long to process",
+        503,
+    ))
 }
 
 fn panicked<T: Model>(payload: &(dyn std::any::Any + Send), operation: Operation) -> Errors {
@@ -336,7 +381,7 @@ fn event_type(operation: Operation) -> Option<EventType> {
 /// The outcome of an answered request: the processor's custom response, or the encoded
 /// answer; the processor's events, then the automatic one.
 fn finish<T: Model>(
-    mut ctx: ProcessorContext<T>,
+    ctx: &mut ProcessorContext<T>,
     mut answered: Answered<T>,
     operation: Operation,
     marshaller: Option<&Marshaller>,
@@ -364,7 +409,7 @@ fn finish<T: Model>(
         crate::cookie::add_cookies(response.headers_mut(), &ctx.answer.cookies);
         return Outcome::Custom(response, events);
     }
-    let answer = match encode(&mut ctx, &answered, operation, marshaller) {
+    let answer = match encode(ctx, &answered, operation, marshaller) {
         Ok(answer) => answer,
         Err(e) => return Outcome::Failed(Errors::from(e)),
     };

@@ -443,6 +443,50 @@ async fn audit_once_per_request_with_its_error() {
     );
 }
 
+/// The request of each audit record: its identity and object id.
+#[derive(Default)]
+struct RequestRecorder(Mutex<Vec<(u16, String, String)>>);
+
+impl Auditer for RequestRecorder {
+    fn audit(&self, record: &AuditRecord<'_>) {
+        let (identity, id) = record.request.map_or_else(Default::default, |r| {
+            (r.identity.name.to_string(), r.object_id.clone())
+        });
+        self.0.lock().unwrap().push((record.status, identity, id));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_processor_past_the_write_timeout_answers_503_and_is_audited_with_its_request() {
+    let recorder = Arc::new(RequestRecorder::default());
+    let auditer = recorder.clone();
+    let s = start(move |o| {
+        o.with_write_timeout(Duration::from_millis(100))
+            .with_auditer(auditer)
+    })
+    .await;
+    let slow = get(s.addr, "/lists/slow", &[]).await;
+    assert_eq!(
+        only_error(&slow),
+        (
+            503,
+            "Service Unavailable".to_string(),
+            "The request took too long to process".to_string(),
+            "bahamut".to_string()
+        )
+    );
+    let fast = get(s.addr, "/lists/l1", &[]).await;
+    assert_eq!(fast.status, 200, "{}", fast.text());
+    s.stop().await.unwrap();
+    assert_eq!(
+        *recorder.0.lock().unwrap(),
+        vec![
+            (503, "list".to_string(), "slow".to_string()),
+            (200, "list".to_string(), "l1".to_string()),
+        ]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn custom_root_handler_and_custom_route() {
     let root: bahamut::options::RouteHandler = Arc::new(|_, _| {

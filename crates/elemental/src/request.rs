@@ -206,13 +206,13 @@ impl Request {
     ) -> Result<Request, Errors> {
         let path = ModelPath::parse(parts.uri.path(), context.api_prefix)
             .ok_or_else(|| invalid_path(parts))?;
-        Self::from_model_path(parts, &path, body, manager, context)
+        Self::from_model_path(parts.clone(), &path, body, manager, context)
     }
 
     /// Reads an HTTP request whose path the router has already read into `path` (the same
-    /// steps as [`Request::from_http`] after the path).
+    /// steps as [`Request::from_http`] after the path); the request keeps the headers.
     pub fn from_model_path(
-        parts: &http::request::Parts,
+        parts: http::request::Parts,
         path: &ModelPath,
         body: Bytes,
         manager: &dyn ModelManager,
@@ -227,7 +227,7 @@ impl Request {
             [c] => (category(c), "", Identity::ROOT, ""),
             [c, id] => (category(c), *id, Identity::ROOT, ""),
             [p, pid, c] => (category(c), "", category(p), *pid),
-            _ => return Err(invalid_path(parts).into()),
+            _ => return Err(invalid_path(&parts).into()),
         };
         let operation = operation_for(&parts.method, components.len())?;
 
@@ -257,6 +257,7 @@ impl Request {
         request.request_id = context
             .request_id
             .map_or_else(|| request_id(&parts.headers), str::to_string);
+        request.headers = parts.headers;
         Ok(request)
     }
 
@@ -387,7 +388,6 @@ impl Request {
                     .collect::<Vec<_>>()
             })
             .collect();
-        self.headers = headers.clone();
     }
 
     /// Checks the namespace of `X-Namespace` (absent or empty is `/`); the server runs it once

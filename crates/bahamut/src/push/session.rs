@@ -117,11 +117,7 @@ fn refuse(
     headers: &http::HeaderMap,
     request_id: &str,
 ) -> HttpResponse {
-    let finish = Finish {
-        request_headers: headers,
-        cors: None,
-        compression: None,
-    };
+    let finish = Finish::new(headers, None, None);
     error_response(
         &Errors::from(error).with_trace(request_id),
         encoding,
