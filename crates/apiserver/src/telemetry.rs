@@ -41,9 +41,15 @@ pub fn init(
     let filter = tracing_subscriber::EnvFilter::try_new(level)
         .map_err(|e| format!("--log-level {level:?} is not a level nor a tracing filter: {e}"))?;
     let logs = match format {
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .boxed(),
+        LogFormat::Text => {
+            let colours = std::io::IsTerminal::is_terminal(&std::io::stdout());
+            let layer = tracing_subscriber::fmt::layer().with_ansi(colours);
+            match colours {
+                true => layer.boxed(),
+                // The same text for less work per request.
+                false => layer.fmt_fields(bahamut::PlainFields).boxed(),
+            }
+        }
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .flatten_event(true)
