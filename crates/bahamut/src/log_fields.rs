@@ -33,20 +33,22 @@ pub struct PlainFields;
 
 impl<'writer> FormatFields<'writer> for PlainFields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
+        let sanitize = writer.sanitizes_ansi_escapes();
         let mut visitor = PlainVisitor {
-            sanitize: writer.sanitizes_ansi_escapes(),
-            writer,
+            writer: Gathered::new(writer),
+            sanitize,
             empty: true,
             result: Ok(()),
         };
         fields.record(&mut visitor);
-        visitor.result
+        visitor.result?;
+        visitor.writer.flush()
     }
 }
 
 /// Writes the fields of one record, in order.
 struct PlainVisitor<'writer> {
-    writer: Writer<'writer>,
+    writer: Gathered<'writer>,
     sanitize: bool,
     /// No field written yet (no separating space before the next one).
     empty: bool,
@@ -100,6 +102,47 @@ impl Visit for PlainVisitor<'_> {
         if self.result.is_ok() {
             self.result = self.write_field(field.name(), value);
         }
+    }
+}
+
+/// Text gathered on the stack and handed to the writer in few pieces: the writer of a span's
+/// fields is a `String` that would otherwise grow several times for every request's span.
+struct Gathered<'writer> {
+    writer: Writer<'writer>,
+    gathered: [u8; 256],
+    len: usize,
+}
+
+impl<'writer> Gathered<'writer> {
+    fn new(writer: Writer<'writer>) -> Self {
+        Self {
+            writer,
+            gathered: [0; 256],
+            len: 0,
+        }
+    }
+
+    /// Hands what was gathered to the writer.
+    fn flush(&mut self) -> fmt::Result {
+        // Only whole `str`s are gathered: the bytes are always UTF-8.
+        let text = std::str::from_utf8(&self.gathered[..self.len]).map_err(|_| fmt::Error)?;
+        self.writer.write_str(text)?;
+        self.len = 0;
+        Ok(())
+    }
+}
+
+impl fmt::Write for Gathered<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        if self.len + text.len() > self.gathered.len() {
+            self.flush()?;
+            if text.len() > self.gathered.len() {
+                return self.writer.write_str(text);
+            }
+        }
+        self.gathered[self.len..self.len + text.len()].copy_from_slice(text.as_bytes());
+        self.len += text.len();
+        Ok(())
     }
 }
 
@@ -246,6 +289,9 @@ mod tests {
         let nested = Failure("outer", Some(Box::new(Failure("inner \u{85}", None))));
         tracing::error!(error = &lone as &(dyn Error + 'static), "failed");
         tracing::error!(error = &nested as &(dyn Error + 'static), "failed twice");
+        // Longer than what is gathered on the stack at once.
+        let long = "0123456789".repeat(40);
+        tracing::info!(first = %long, second = %long, "long fields");
         span.record("status", 200_u16);
         tracing::info!(done = true);
     }
@@ -272,7 +318,12 @@ mod tests {
         let default = logged(tracing_subscriber::fmt::format::DefaultFields::new());
         assert_eq!(plain, default);
         // The comparison covers what it means to.
-        assert_eq!(plain.lines().count(), 6, "{plain}");
+        assert_eq!(plain.lines().count(), 7, "{plain}");
+        let long = "0123456789".repeat(40);
+        assert!(
+            plain.contains(&format!("long fields first={long} second={long}\n")),
+            "{plain}"
+        );
         assert!(
             plain.contains(
                 "request{id=8b0c5c1e-1 method=GET identity=list}: bahamut::log_fields::tests: \
