@@ -56,7 +56,7 @@ pub(crate) async fn handle_model(
     let (response, request, errors) = pipeline(&inner, parts, path, body, origin, &finish).await;
     if let Some(auditer) = &inner.options.auditer {
         auditer.audit(&AuditRecord {
-            request: request.as_ref(),
+            request: request.as_deref(),
             status: response.status().as_u16(),
             errors: errors.as_ref(),
         });
@@ -67,7 +67,8 @@ pub(crate) async fn handle_model(
     (response, endpoint)
 }
 
-type PipelineResult = (HttpResponse, Option<Request>, Option<Errors>);
+/// The response, the request (boxed: it is moved several times on its way) and the errors.
+type PipelineResult = (HttpResponse, Option<Box<Request>>, Option<Errors>);
 
 async fn pipeline(
     inner: &ServerState,
@@ -77,9 +78,9 @@ async fn pipeline(
     origin: Origin<'_>,
     finish: &Finish<'_>,
 ) -> PipelineResult {
-    let fail = |errors: Errors, request: Option<Request>| -> PipelineResult {
+    let fail = |errors: Errors, request: Option<Box<Request>>| -> PipelineResult {
         let trace = origin.request_id;
-        let errors = conceal_internal(errors, trace, request.as_ref()).with_trace(trace);
+        let errors = conceal_internal(errors, trace, request.as_deref()).with_trace(trace);
         let encoding = request.as_ref().map_or(EncodingType::Json, |r| r.accept);
         (
             error_response(&errors, encoding, finish),
@@ -106,7 +107,7 @@ async fn pipeline(
         trace: Some(origin.trace),
     };
     let request = match Request::from_model_path(parts, path, body, *manager, &context) {
-        Ok(r) => r,
+        Ok(r) => Box::new(r),
         Err(errors) => return fail(errors, None),
     };
     let span = tracing::Span::current();

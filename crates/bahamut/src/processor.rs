@@ -239,7 +239,8 @@ pub trait Processor<T: Model>: Send + Sync + 'static {
 
 /// The request as a processor of `T` sees it, and the side channels of its answer.
 pub struct ProcessorContext<T> {
-    pub(crate) request: Request,
+    /// Boxed: the request goes from the dispatch to the typed step and back, by pointer.
+    pub(crate) request: Box<Request>,
     pub(crate) stored: Option<T>,
     pub(crate) claims: Vec<String>,
     pub(crate) answer: SideChannels,
@@ -262,6 +263,11 @@ pub(crate) struct SideChannels {
 impl<T> ProcessorContext<T> {
     /// A context for `request`, with the claims left by the authenticators.
     pub fn new(request: Request, claims: Vec<String>) -> Self {
+        Self::with_boxed(Box::new(request), claims)
+    }
+
+    /// [`ProcessorContext::new`] for a request already boxed.
+    pub(crate) fn with_boxed(request: Box<Request>, claims: Vec<String>) -> Self {
         Self {
             request,
             stored: None,

@@ -26,7 +26,7 @@ use crate::{BoxFuture, HttpResponse};
 
 /// What the typed step needs besides the processor.
 pub(crate) struct Job {
-    pub request: Request,
+    pub request: Box<Request>,
     pub claims: Vec<String>,
     pub retriever: Option<Arc<dyn IdentifiableRetriever>>,
     pub recover_panics: bool,
@@ -53,7 +53,7 @@ pub(crate) trait ErasedProcessor: Send + Sync {
     /// The operations served.
     fn operations(&self) -> &[Operation];
     /// Runs the typed step of one request; gives its request back with the outcome.
-    fn run(&self, job: Job) -> BoxFuture<'static, (Outcome, Request)>;
+    fn run(&self, job: Job) -> BoxFuture<'static, (Outcome, Box<Request>)>;
 }
 
 /// The processor `P` of the model `T`, serving `operations` (its own, or those of them that
@@ -79,7 +79,7 @@ impl<T: Model, P: Processor<T>> ErasedProcessor for Typed<T, P> {
         &self.operations
     }
 
-    fn run(&self, job: Job) -> BoxFuture<'static, (Outcome, Request)> {
+    fn run(&self, job: Job) -> BoxFuture<'static, (Outcome, Box<Request>)> {
         Box::pin(run::<T, P>(self.processor.clone(), job))
     }
 }
@@ -106,7 +106,7 @@ fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Erro
     Error::new(title, description, "bahamut", code)
 }
 
-async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> (Outcome, Request) {
+async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> (Outcome, Box<Request>) {
     let Job {
         mut request,
         claims,
@@ -129,7 +129,7 @@ async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> (Outcome
     };
     // Decoded: the body's bytes are released now rather than at the end of the request.
     request.data = Bytes::new();
-    let mut ctx = ProcessorContext::<T>::new(request, claims);
+    let mut ctx = ProcessorContext::<T>::with_boxed(request, claims);
     ctx.stored = stored;
     let called = AssertUnwindSafe(call_processor(processor.as_ref(), &mut ctx, call));
     let result = match recover_panics {
