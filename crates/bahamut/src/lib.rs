@@ -4,8 +4,9 @@
 //! per identity, the ReST dispatch pipeline (relationships, authentication, authorization,
 //! read-only mode, rate limits, validation, events, audit), meta routes, CORS, request ids
 //! (`X-Request-ID`), TLS and mutual TLS with HTTP/2 (see [`tls`]), a `request` span per request
-//! in the client's W3C trace with an optional access log (and, with the `otlp` feature, export
-//! of the spans to an OpenTelemetry collector), a health server with custom stats and Prometheus
+//! in the client's W3C trace with an optional access log, a cheaper formatter of log fields for
+//! text logs ([`PlainFields`]) (and, with the `otlp` feature, export of the spans to an
+//! OpenTelemetry collector), a health server with custom stats and Prometheus
 //! metrics (see [`metrics`]),
 //! a push server (websocket sessions on `/events`, in-process or NATS pub/sub, resume with
 //! `since`; see [`push`]), and a graceful shutdown that drains in-flight requests.
