@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderName, Method};
+use http::{HeaderMap, HeaderValue, Method};
 use serde::de::DeserializeOwned;
 
 use crate::parameters::parse_bool;
@@ -53,22 +53,12 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .map_or_else(crate::random::random_uuid, str::to_string)
 }
 
-/// The request headers read, as constants: a lookup by a constant name skips parsing the name.
+/// The request headers looked up by name, as constants: a lookup by a constant name skips
+/// parsing the name.
 mod names {
     use http::HeaderName;
 
     pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-    pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-    pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
-    pub static X_NAMESPACE: HeaderName = HeaderName::from_static("x-namespace");
-    pub static X_EXTERNAL_TRACKING_ID: HeaderName =
-        HeaderName::from_static("x-external-tracking-id");
-    pub static X_EXTERNAL_TRACKING_TYPE: HeaderName =
-        HeaderName::from_static("x-external-tracking-type");
-    pub static X_READ_CONSISTENCY: HeaderName = HeaderName::from_static("x-read-consistency");
-    pub static X_WRITE_CONSISTENCY: HeaderName = HeaderName::from_static("x-write-consistency");
-    pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-    pub static X_FIELDS: HeaderName = HeaderName::from_static("x-fields");
     pub static X_COUNT_MODE: HeaderName = HeaderName::from_static("x-count-mode");
 }
 
@@ -353,37 +343,37 @@ impl Request {
     }
 
     fn read_headers(&mut self, headers: &HeaderMap, context: &RequestContext<'_>) {
-        let get = |name: &HeaderName| {
-            headers
-                .get(name)
+        let known = KnownHeaders::read(headers);
+        let text = |value: Option<&HeaderValue>| {
+            value
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        if let Some(auth) = get(&http::header::AUTHORIZATION) {
+        if let Some(auth) = text(known.authorization) {
             let parts: Vec<&str> = auth.split(' ').collect();
             if let [scheme, token] = parts.as_slice() {
                 self.auth_scheme = scheme.to_string();
                 self.auth_token = token.to_string();
             }
         }
-        self.client_ip = get(&names::X_FORWARDED_FOR)
+        self.client_ip = text(known.forwarded_for)
             .and_then(|v| v.split(',').next().map(|s| s.trim().to_string()))
             .filter(|v| !v.is_empty())
-            .or_else(|| get(&names::X_REAL_IP))
+            .or_else(|| text(known.real_ip))
             .or_else(|| context.remote_addr.map(|a| ip_text(a.ip())))
             .unwrap_or_default();
         self.client_certificate = context.client_certificate.cloned();
         self.trace = Some(context.trace.unwrap_or_else(|| {
             TraceContext::child_of(TraceContext::from_headers(headers).as_ref())
         }));
-        self.namespace = get(&names::X_NAMESPACE).unwrap_or_default();
-        self.external_tracking_id = get(&names::X_EXTERNAL_TRACKING_ID).unwrap_or_default();
-        self.external_tracking_type = get(&names::X_EXTERNAL_TRACKING_TYPE).unwrap_or_default();
-        self.read_consistency = get(&names::X_READ_CONSISTENCY);
-        self.write_consistency = get(&names::X_WRITE_CONSISTENCY);
-        self.idempotency_key = get(&names::IDEMPOTENCY_KEY);
-        self.fields = headers
-            .get_all(&names::X_FIELDS)
+        self.namespace = text(known.namespace).unwrap_or_default();
+        self.external_tracking_id = text(known.tracking_id).unwrap_or_default();
+        self.external_tracking_type = text(known.tracking_type).unwrap_or_default();
+        self.read_consistency = text(known.read_consistency);
+        self.write_consistency = text(known.write_consistency);
+        self.idempotency_key = text(known.idempotency_key);
+        self.fields = known
+            .fields
             .iter()
             .flat_map(|v| {
                 String::from_utf8_lossy(v.as_bytes())
@@ -407,6 +397,49 @@ impl Request {
     /// Decodes the body in the request's encoding.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, Error> {
         crate::decode(self.content_type, &self.data)
+    }
+}
+
+/// The headers [`Request::read_headers`] reads, found in one pass over the request's headers
+/// (one lookup by name each cost more, most of them for headers that a request does not have):
+/// the first value of each, and every value of `X-Fields`.
+#[derive(Default)]
+struct KnownHeaders<'a> {
+    authorization: Option<&'a HeaderValue>,
+    forwarded_for: Option<&'a HeaderValue>,
+    real_ip: Option<&'a HeaderValue>,
+    namespace: Option<&'a HeaderValue>,
+    tracking_id: Option<&'a HeaderValue>,
+    tracking_type: Option<&'a HeaderValue>,
+    read_consistency: Option<&'a HeaderValue>,
+    write_consistency: Option<&'a HeaderValue>,
+    idempotency_key: Option<&'a HeaderValue>,
+    fields: Vec<&'a HeaderValue>,
+}
+
+impl<'a> KnownHeaders<'a> {
+    fn read(headers: &'a HeaderMap) -> Self {
+        let mut known = Self::default();
+        for (name, value) in headers {
+            let first = match name.as_str() {
+                "authorization" => &mut known.authorization,
+                "x-forwarded-for" => &mut known.forwarded_for,
+                "x-real-ip" => &mut known.real_ip,
+                "x-namespace" => &mut known.namespace,
+                "x-external-tracking-id" => &mut known.tracking_id,
+                "x-external-tracking-type" => &mut known.tracking_type,
+                "x-read-consistency" => &mut known.read_consistency,
+                "x-write-consistency" => &mut known.write_consistency,
+                "idempotency-key" => &mut known.idempotency_key,
+                "x-fields" => {
+                    known.fields.push(value);
+                    continue;
+                }
+                _ => continue,
+            };
+            first.get_or_insert(value);
+        }
+        known
     }
 }
 

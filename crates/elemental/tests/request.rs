@@ -341,6 +341,19 @@ fn headers() {
 
     let r = parse_with("GET", "/lists", &[("X-Real-IP", "9.9.9.9")], "", &ctx).unwrap();
     assert_eq!(r.client_ip, "9.9.9.9");
+    // A header sent twice: its first value is read; values are trimmed.
+    let repeated = [
+        ("X-Namespace", "/first"),
+        ("x-namespace", "/second"),
+        ("Idempotency-Key", " k2 "),
+        ("X-Forwarded-For", ""),
+        ("X-Forwarded-For", "7.7.7.7"),
+        ("X-Real-IP", "8.8.8.8"),
+    ];
+    let r = parse_with("GET", "/lists", &repeated, "", &ctx).unwrap();
+    assert_eq!(r.namespace, "/first");
+    assert_eq!(r.idempotency_key.as_deref(), Some("k2"));
+    assert_eq!(r.client_ip, "8.8.8.8");
     let r = parse_with("GET", "/lists", &[("Authorization", "a b c")], "", &ctx).unwrap();
     assert_eq!(
         (r.client_ip.as_str(), r.auth_scheme.as_str()),
