@@ -158,8 +158,13 @@ fn header_str<'a>(
     }
 }
 
+/// A character of an RFC 2045 token: visible ASCII but the tspecials.
 fn is_token_char(c: char) -> bool {
-    c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?=".contains(c)
+    let special = matches!(
+        c,
+        '(' | ')' | '<' | '>' | '@' | ',' | ';' | ':' | '\\' | '"' | '/' | '[' | ']' | '?' | '='
+    );
+    c.is_ascii_graphic() && !special
 }
 
 fn take_token(s: &str) -> (&str, &str) {
@@ -192,7 +197,12 @@ pub fn parse_media_type(raw: &str) -> Result<String, &'static str> {
         if !rest.is_empty() {
             return Err("mime: unexpected content after media subtype");
         }
-        format!("{typ}/{sub}").to_ascii_lowercase()
+        let mut media = String::with_capacity(typ.len() + 1 + sub.len());
+        media.push_str(typ);
+        media.push('/');
+        media.push_str(sub);
+        media.make_ascii_lowercase();
+        media
     };
     if let Some(params) = params {
         check_media_params(params)?;
@@ -245,6 +255,26 @@ mod tests {
             h.insert(*k, HeaderValue::from_static(v));
         }
         h
+    }
+
+    #[test]
+    fn token_characters_are_visible_ascii_but_the_tspecials() {
+        let tspecials = "()<>@,;:\\\"/[]?=";
+        assert_eq!(tspecials.len(), 15);
+        for c in (0..=255u8).map(char::from) {
+            let expected = c.is_ascii_graphic() && !tspecials.contains(c);
+            assert_eq!(is_token_char(c), expected, "{c:?}");
+        }
+        assert!(!is_token_char('é'));
+        assert_eq!(
+            parse_media_type(" Application/MsgPack ; charset=x"),
+            Ok("application/msgpack".to_string())
+        );
+        assert_eq!(parse_media_type("text"), Ok("text".to_string()));
+        assert_eq!(
+            parse_media_type("text/"),
+            Err("mime: expected token after slash")
+        );
     }
 
     #[test]
