@@ -123,12 +123,14 @@ async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> (Outcome
         unmarshaller: unmarshaller.as_ref(),
     };
     let prepared = deadline.bound(prepare::<T>(&request, retriever.as_deref(), decoder));
-    let (call, stored) = match prepared.await.and_then(|prepared| prepared) {
+    let prepared = prepared.await.and_then(|prepared| prepared);
+    // Decoded (or refused): the body's bytes are released now rather than at the end of the
+    // request, and the audit sees the request without them.
+    request.data = Bytes::new();
+    let (call, stored) = match prepared {
         Ok(prepared) => prepared,
         Err(errors) => return (Outcome::Failed(errors), request),
     };
-    // Decoded: the body's bytes are released now rather than at the end of the request.
-    request.data = Bytes::new();
     let mut ctx = ProcessorContext::<T>::with_boxed(request, claims);
     ctx.stored = stored;
     let called = AssertUnwindSafe(call_processor(processor.as_ref(), &mut ctx, call));

@@ -443,16 +443,23 @@ async fn audit_once_per_request_with_its_error() {
     );
 }
 
-/// The request of each audit record: its identity and object id.
+/// The request of each audit record: its identity, object id and body size.
 #[derive(Default)]
-struct RequestRecorder(Mutex<Vec<(u16, String, String)>>);
+struct RequestRecorder(Mutex<Vec<(u16, String, String, usize)>>);
 
 impl Auditer for RequestRecorder {
     fn audit(&self, record: &AuditRecord<'_>) {
-        let (identity, id) = record.request.map_or_else(Default::default, |r| {
-            (r.identity.name.to_string(), r.object_id.clone())
+        let (identity, id, body) = record.request.map_or_else(Default::default, |r| {
+            (
+                r.identity.name.to_string(),
+                r.object_id.clone(),
+                r.data.len(),
+            )
         });
-        self.0.lock().unwrap().push((record.status, identity, id));
+        self.0
+            .lock()
+            .unwrap()
+            .push((record.status, identity, id, body));
     }
 }
 
@@ -477,12 +484,17 @@ async fn a_processor_past_the_write_timeout_answers_503_and_is_audited_with_its_
     );
     let fast = get(s.addr, "/lists/l1", &[]).await;
     assert_eq!(fast.status, 200, "{}", fast.text());
+    // A refused body: the audit's request no longer holds it.
+    let json = [("Content-Type", "application/json")];
+    let refused = send(s.addr, &request("POST", "/lists", &json, "{}")).await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
     s.stop().await.unwrap();
     assert_eq!(
         *recorder.0.lock().unwrap(),
         vec![
-            (503, "list".to_string(), "slow".to_string()),
-            (200, "list".to_string(), "l1".to_string()),
+            (503, "list".to_string(), "slow".to_string(), 0),
+            (200, "list".to_string(), "l1".to_string(), 0),
+            (422, "list".to_string(), String::new(), 0),
         ]
     );
 }
