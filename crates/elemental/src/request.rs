@@ -59,7 +59,6 @@ mod names {
     use http::HeaderName;
 
     pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-    pub static X_COUNT_MODE: HeaderName = HeaderName::from_static("x-count-mode");
 }
 
 fn is_sane_request_id(id: &[u8]) -> bool {
@@ -246,10 +245,10 @@ impl Request {
         let mut query = parse_query(parts.uri.query().unwrap_or(""));
         request.read_builtin_parameters(&mut query)?;
         request.read_declared_parameters(manager, &mut query)?;
-        request.read_headers(&parts.headers, context);
-        request.count_mode = parts
-            .headers
-            .get(&names::X_COUNT_MODE)
+        let known = KnownHeaders::read(&parts.headers);
+        request.read_headers(&known, &parts.headers, context);
+        request.count_mode = known
+            .count_mode
             .map(|v| CountMode::parse(&String::from_utf8_lossy(v.as_bytes())))
             .transpose()?;
         request.headers = parts.headers;
@@ -342,8 +341,12 @@ impl Request {
         Ok(())
     }
 
-    fn read_headers(&mut self, headers: &HeaderMap, context: &RequestContext<'_>) {
-        let known = KnownHeaders::read(headers);
+    fn read_headers(
+        &mut self,
+        known: &KnownHeaders<'_>,
+        headers: &HeaderMap,
+        context: &RequestContext<'_>,
+    ) {
         let text = |value: Option<&HeaderValue>| {
             value
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_string())
@@ -400,7 +403,7 @@ impl Request {
     }
 }
 
-/// The headers [`Request::read_headers`] reads, found in one pass over the request's headers
+/// The headers a request reads after its path, found in one pass over the request's headers
 /// (one lookup by name each cost more, most of them for headers that a request does not have):
 /// the first value of each, and every value of `X-Fields`.
 #[derive(Default)]
@@ -414,6 +417,7 @@ struct KnownHeaders<'a> {
     read_consistency: Option<&'a HeaderValue>,
     write_consistency: Option<&'a HeaderValue>,
     idempotency_key: Option<&'a HeaderValue>,
+    count_mode: Option<&'a HeaderValue>,
     fields: Vec<&'a HeaderValue>,
 }
 
@@ -431,6 +435,7 @@ impl<'a> KnownHeaders<'a> {
                 "x-read-consistency" => &mut known.read_consistency,
                 "x-write-consistency" => &mut known.write_consistency,
                 "idempotency-key" => &mut known.idempotency_key,
+                "x-count-mode" => &mut known.count_mode,
                 "x-fields" => {
                     known.fields.push(value);
                     continue;
