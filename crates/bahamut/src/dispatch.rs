@@ -110,11 +110,14 @@ async fn pipeline(
         Ok(r) => Box::new(r),
         Err(errors) => return fail(errors, None),
     };
+    // One record of the three: each record finds the span again and formats into its fields.
     let span = tracing::Span::current();
-    let display = tracing::field::display;
-    span.record("identity", display(request.identity.name));
-    span.record("operation", display(request.operation.as_str()));
-    span.record("namespace", display(&request.namespace));
+    tracing::record_all!(
+        span,
+        identity = %request.identity.name,
+        operation = %request.operation.as_str(),
+        namespace = %request.namespace,
+    );
     if let Some(errors) = rate_limited(inner, &request) {
         if let Some(metrics) = &options.metrics {
             metrics.rate_limited();

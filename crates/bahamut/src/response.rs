@@ -89,6 +89,15 @@ fn status(code: u16) -> StatusCode {
 
 /// An answer of a model route: `Accept`, CORS, `Content-Type`, `Vary`, `X-Count-Total`,
 /// `X-Messages`, `X-Next` (in the reference's order), gzip above the threshold.
+/// The `X-Count-Total` value: the `0` of every answer that is not a list is a constant (a
+/// number's value is built in a new buffer).
+fn count_total(count: u64) -> HeaderValue {
+    match count {
+        0 => HeaderValue::from_static("0"),
+        n => HeaderValue::from(n),
+    }
+}
+
 pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpResponse {
     // Room for these and the server's own (`X-Request-ID`) without growing.
     let mut headers = HeaderMap::with_capacity(8);
@@ -126,7 +135,7 @@ pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpRespons
         http::header::VARY,
         HeaderValue::from_static("Accept-Encoding"),
     );
-    headers.insert(X_COUNT_TOTAL, HeaderValue::from(answer.count));
+    headers.insert(X_COUNT_TOTAL, count_total(answer.count));
     if let Some(mode) = answer.count_mode {
         headers.insert(X_COUNT_MODE, HeaderValue::from_static(mode.as_str()));
     }
@@ -193,7 +202,7 @@ pub(crate) fn not_found(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static(EncodingType::Json.content_type_header()),
     );
-    headers.insert(X_COUNT_TOTAL, HeaderValue::from_static("0"));
+    headers.insert(X_COUNT_TOTAL, count_total(0));
     let body = serde_json::to_vec(&errors).unwrap_or_default();
     build(StatusCode::NOT_FOUND, headers, body.into())
 }
@@ -287,5 +296,17 @@ mod tests {
             HeaderValue::from_static("gzip;q=0"),
         );
         assert!(!accepts_gzip(&h));
+    }
+
+    #[test]
+    fn count_total_is_the_decimal_count() {
+        for (count, text) in [
+            (0, "0"),
+            (1, "1"),
+            (100, "100"),
+            (u64::MAX, "18446744073709551615"),
+        ] {
+            assert_eq!(count_total(count), text);
+        }
     }
 }

@@ -644,8 +644,8 @@ async fn handle(
         "request",
         id = %request_id,
         method = %method,
-        trace_id = %trace.trace_id_hex(),
-        span_id = %trace.span_id_hex(),
+        trace_id = %elemental::Hex(&trace.trace_id),
+        span_id = %elemental::Hex(&trace.span_id),
         parent_span_id = tracing::field::Empty,
         identity = tracing::field::Empty,
         operation = tracing::field::Empty,
@@ -655,7 +655,7 @@ async fn handle(
     if let Some(parent) = &parent {
         span.record(
             "parent_span_id",
-            tracing::field::display(parent.span_id_hex()),
+            tracing::field::display(elemental::Hex(&parent.span_id)),
         );
     }
     let metrics = inner.options.metrics.clone();

@@ -102,7 +102,7 @@ pub use request::{
 };
 pub use response::Response;
 pub use serde_time::null_as_default;
-pub use trace_context::{TRACEPARENT_HEADER, TraceContext, hex};
+pub use trace_context::{Hex, TRACEPARENT_HEADER, TraceContext, hex};
 pub use value::{AttributeValues, Value};
 
 /// Crates that generated code refers to, so that a crate using generated models only needs to

@@ -215,15 +215,14 @@ impl Request {
         let version = path.version.clone()?;
         let (content_type, accept) = encodings_from_headers(&parts.headers)?;
 
-        let components: Vec<&str> = path.components.iter().map(String::as_str).collect();
         let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
-        let (identity, object_id, parent_identity, parent_id) = match components.as_slice() {
+        let (identity, object_id, parent_identity, parent_id) = match path.components.as_slice() {
             [c] => (category(c), "", Identity::ROOT, ""),
-            [c, id] => (category(c), *id, Identity::ROOT, ""),
-            [p, pid, c] => (category(c), "", category(p), *pid),
+            [c, id] => (category(c), id.as_str(), Identity::ROOT, ""),
+            [p, pid, c] => (category(c), "", category(p), pid.as_str()),
             _ => return Err(invalid_path(&parts).into()),
         };
-        let operation = operation_for(&parts.method, components.len())?;
+        let operation = operation_for(&parts.method, path.components.len())?;
 
         let id = context
             .request_id
@@ -556,10 +555,7 @@ impl ModelPath {
         let (version, rest) = split_version(path);
         Some(ModelPath {
             version,
-            components: path_components(rest)
-                .into_iter()
-                .map(str::to_string)
-                .collect(),
+            components: path_components(rest).map(str::to_string).collect(),
         })
     }
 
@@ -625,17 +621,19 @@ pub fn api_version_from_path(path: &str) -> Result<(u32, &str), Error> {
     Ok((version?, rest))
 }
 
-fn path_components(path: &str) -> Vec<&str> {
+/// The components of a path after its prefix and version: none for `""` or `"/"`, and one
+/// trailing slash ignored (`/lists/` is `[lists]`).
+fn path_components(path: &str) -> impl Iterator<Item = &str> {
     let path = path.strip_prefix('/').unwrap_or(path);
-    if path.is_empty() {
-        return Vec::new();
-    }
     let path = if path.len() > 1 {
         path.strip_suffix('/').unwrap_or(path)
     } else {
         path
     };
-    path.split('/').collect()
+    (!path.is_empty())
+        .then(|| path.split('/'))
+        .into_iter()
+        .flatten()
 }
 
 fn operation_for(method: &Method, components: usize) -> Result<Operation, Error> {

@@ -110,8 +110,8 @@ impl fmt::Display for TraceContext {
         write!(
             f,
             "00-{}-{}-{flags:02x}",
-            self.trace_id_hex(),
-            self.span_id_hex()
+            Hex(&self.trace_id),
+            Hex(&self.span_id)
         )
     }
 }
@@ -122,13 +122,33 @@ impl fmt::Display for TraceContext {
 /// assert_eq!(elemental::hex(&[0x00, 0xf0, 0x67]), "00f067");
 /// ```
 pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0xf)]));
+    Hex(bytes).to_string()
+}
+
+/// Writes `bytes` in lowercase hex when displayed, without building a `String` first: the
+/// request span's trace and span ids are formatted this way on every request.
+///
+/// ```
+/// assert_eq!(elemental::Hex(&[0x00, 0xf0, 0x67]).to_string(), "00f067");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Hex<'a>(pub &'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        // 32 bytes at a time: a trace id is written in one piece.
+        for chunk in self.0.chunks(32) {
+            let mut text = [0u8; 64];
+            for (pair, byte) in text.chunks_exact_mut(2).zip(chunk) {
+                pair[0] = DIGITS[usize::from(byte >> 4)];
+                pair[1] = DIGITS[usize::from(byte & 0xf)];
+            }
+            let text = std::str::from_utf8(&text[..2 * chunk.len()]).map_err(|_| fmt::Error)?;
+            f.write_str(text)?;
+        }
+        Ok(())
     }
-    out
 }
 
 /// `N` bytes from exactly `2 * N` lowercase hex digits.
@@ -154,6 +174,15 @@ mod tests {
     use super::*;
 
     const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn hex_writes_every_byte_value_as_two_lowercase_digits_past_one_chunk_too() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let expected: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(Hex(&bytes).to_string(), expected);
+        assert_eq!(hex(&bytes[..33]), expected[..66]);
+        assert_eq!(Hex(&[]).to_string(), "");
+    }
 
     #[test]
     fn reads_and_prints_a_valid_header() {
