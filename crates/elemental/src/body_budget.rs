@@ -29,6 +29,12 @@ pub fn max_values(len: usize) -> u64 {
 /// decode passes: decoding it reports the error.
 pub fn check_body_budget(encoding: EncodingType, data: &[u8]) -> Result<(), Error> {
     let max = max_values(data.len());
+    // Every value takes at least one byte in JSON and in msgpack (a digit, `""`, `[]`, a
+    // fixint, a header byte): a body no longer than its budget cannot hold more values, and
+    // needs no scan.
+    if data.len() as u64 <= max {
+        return Ok(());
+    }
     let mut count = Count { seen: 0, max };
     let over = match encoding {
         EncodingType::Json => {
@@ -179,5 +185,22 @@ mod tests {
         let big = format!("{{\"description\":\"{}\"}}", "x".repeat(10 << 20));
         assert!(check_body_budget(EncodingType::Json, big.as_bytes()).is_ok());
         assert!(check_body_budget(EncodingType::Json, b"{\"a\":").is_ok());
+    }
+
+    #[test]
+    fn the_densest_bodies_are_refused_exactly_past_their_budget_around_the_unscanned_size() {
+        // One byte a value: a msgpack list of small integers. Its lengths here run from below
+        // the size that needs no scan to above it.
+        for n in 16_500..16_800 {
+            let data = rmp_serde::to_vec(&vec![1_u8; n]).unwrap();
+            let values = n as u64 + 1;
+            let allowed = values <= max_values(data.len());
+            assert_eq!(
+                check_body_budget(EncodingType::Msgpack, &data).is_ok(),
+                allowed,
+                "{n} values in {} bytes",
+                data.len()
+            );
+        }
     }
 }

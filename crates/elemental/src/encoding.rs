@@ -112,11 +112,9 @@ pub fn convert(from: EncodingType, to: EncodingType, data: &[u8]) -> Result<Vec<
 pub fn encodings_from_headers(headers: &HeaderMap) -> Result<(EncodingType, EncodingType), Error> {
     let read = match header_str(headers, &http::header::CONTENT_TYPE, "Content-Type")? {
         None | Some("") => EncodingType::Json,
-        Some(raw) => {
-            let media = parse_media_type(raw)
-                .map_err(|e| Error::bad_request(format!("Invalid Content-Type header: {e}")))?;
-            EncodingType::from_media_type(&media).ok_or_else(|| unsupported("Content-Type", raw))?
-        }
+        Some(raw) => media_encoding(raw)
+            .map_err(|e| Error::bad_request(format!("Invalid Content-Type header: {e}")))?
+            .ok_or_else(|| unsupported("Content-Type", raw))?,
     };
     let write = match header_str(headers, &http::header::ACCEPT, "Accept")? {
         None | Some("") => EncodingType::Json,
@@ -127,13 +125,23 @@ pub fn encodings_from_headers(headers: &HeaderMap) -> Result<(EncodingType, Enco
 
 fn negotiate_accept(raw: &str) -> Result<EncodingType, Error> {
     for item in raw.split(',') {
-        let media = parse_media_type(item)
+        let encoding = media_encoding(item)
             .map_err(|e| Error::bad_request(format!("Invalid Accept header: {e}")))?;
-        if let Some(encoding) = EncodingType::from_media_type(&media) {
+        if let Some(encoding) = encoding {
             return Ok(encoding);
         }
     }
     Err(unsupported("Accept", raw))
+}
+
+/// The encoding a media type (with parameters, maybe) names, if one we speak. A value that is
+/// exactly one of our bare media types (`application/json`, as most clients send) is that
+/// media type as parsed, so it is not parsed.
+fn media_encoding(raw: &str) -> Result<Option<EncodingType>, &'static str> {
+    match EncodingType::from_media_type(raw) {
+        Some(encoding) => Ok(Some(encoding)),
+        None => parse_media_type(raw).map(|media| EncodingType::from_media_type(&media)),
+    }
 }
 
 fn unsupported(header: &str, raw: &str) -> Error {
@@ -248,6 +256,30 @@ fn check_media_params(params: &str) -> Result<(), &'static str> {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn a_bare_media_type_is_read_as_its_parse_would_read_it() {
+        let values = [
+            "application/json",
+            "application/msgpack",
+            "application/*",
+            "*/*",
+            "Application/JSON",
+            "application/json; charset=UTF-8",
+            "application/json;",
+            "application/jsonx",
+            "text/plain",
+            "application/",
+        ];
+        for raw in values {
+            let parsed = parse_media_type(raw).map(|m| EncodingType::from_media_type(&m));
+            assert_eq!(media_encoding(raw), parsed, "{raw}");
+        }
+        assert_eq!(
+            media_encoding("application/json"),
+            Ok(Some(EncodingType::Json))
+        );
+    }
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -122,8 +122,16 @@ impl fmt::Display for TraceContext {
 /// assert_eq!(elemental::hex(&[0x00, 0xf0, 0x67]), "00f067");
 /// ```
 pub fn hex(bytes: &[u8]) -> String {
-    Hex(bytes).to_string()
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(HEX_DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(HEX_DIGITS[usize::from(byte & 0xf)]));
+    }
+    out
 }
+
+/// The digits of lowercase hex.
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes `bytes` in lowercase hex when displayed, without building a `String` first: the
 /// request span's trace and span ids are formatted this way on every request.
@@ -136,13 +144,12 @@ pub struct Hex<'a>(pub &'a [u8]);
 
 impl fmt::Display for Hex<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         // 32 bytes at a time: a trace id is written in one piece.
         for chunk in self.0.chunks(32) {
             let mut text = [0u8; 64];
             for (pair, byte) in text.chunks_exact_mut(2).zip(chunk) {
-                pair[0] = DIGITS[usize::from(byte >> 4)];
-                pair[1] = DIGITS[usize::from(byte & 0xf)];
+                pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+                pair[1] = HEX_DIGITS[usize::from(byte & 0xf)];
             }
             let text = std::str::from_utf8(&text[..2 * chunk.len()]).map_err(|_| fmt::Error)?;
             f.write_str(text)?;
