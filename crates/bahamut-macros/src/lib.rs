@@ -14,10 +14,12 @@ use proc_macro::TokenStream;
 use quote::quote;
 use syn::{ImplItem, ItemImpl, parse_macro_input, parse_quote};
 
-/// The operation methods of `bahamut::Processor`, and the variant of `Operation` each serves.
+/// The operation methods of `bahamut::Processor`, and the variant of `Operation` each serves
+/// (`retrieve` and `retrieve_encoded` both serve a retrieve: a block writes one of them).
 static OPERATION_METHODS: &[(&str, &str)] = &[
     ("retrieve_many", "RetrieveMany"),
     ("retrieve", "Retrieve"),
+    ("retrieve_encoded", "Retrieve"),
     ("create", "Create"),
     ("update", "Update"),
     ("patch", "Patch"),
@@ -51,12 +53,15 @@ fn declare_operations(block: &mut ItemImpl) -> syn::Result<()> {
         ));
     }
     let mut operations = Vec::new();
+    let mut served: Vec<(&str, &str)> = Vec::new();
     let mut has_error_type = false;
     for item in &block.items {
         match item {
             ImplItem::Fn(method) => {
                 let name = method.sig.ident.to_string();
-                let Some((_, variant)) = OPERATION_METHODS.iter().find(|(m, _)| *m == name) else {
+                let Some(&(method_name, variant)) =
+                    OPERATION_METHODS.iter().find(|(m, _)| *m == name)
+                else {
                     let known: Vec<&str> = OPERATION_METHODS.iter().map(|(m, _)| *m).collect();
                     return Err(syn::Error::new_spanned(
                         &method.sig.ident,
@@ -66,6 +71,13 @@ fn declare_operations(block: &mut ItemImpl) -> syn::Result<()> {
                         ),
                     ));
                 };
+                if let Some((other, _)) = served.iter().find(|(_, v)| *v == variant) {
+                    return Err(syn::Error::new_spanned(
+                        &method.sig.ident,
+                        format!("`{other}` and `{name}` both serve {variant}: write one of them"),
+                    ));
+                }
+                served.push((method_name, variant));
                 let variant = syn::Ident::new(variant, method.sig.ident.span());
                 operations.push(quote!(::bahamut::Operation::#variant));
             }

@@ -82,7 +82,7 @@ pub use log_fields::PlainFields;
 pub use meta::RouteInfo;
 pub use metrics::Metrics;
 pub use options::{ErrorTransformer, Marshal, Marshaller, Options, Unmarshaller};
-pub use processor::{Items, NotImplemented, Page, Processor, ProcessorContext};
+pub use processor::{Items, NotImplemented, Page, Processor, ProcessorContext, Retrieved};
 pub use push::{PushOptions, Pusher};
 pub use ratelimit::RateLimit;
 pub use server::{Server, ServerError};

@@ -109,6 +109,17 @@ impl<T: Model> Items<T> {
     }
 }
 
+/// The answer of a retrieve ([`Processor::retrieve_encoded`]): the object, or its JSON form
+/// encoded beforehand.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Retrieved<T> {
+    /// An object the server encodes for the answer.
+    Object(T),
+    /// An object encoded once beforehand (secrets blank): a JSON answer without `X-Fields` or a
+    /// custom marshaller is its bytes, with no encoding; the others decode it back.
+    Encoded(Encoded<T>),
+}
+
 /// The error of an operation a processor does not serve, answered 501. The default methods of
 /// [`Processor`] return it (the server never calls them: it answers 501 before).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -166,6 +177,31 @@ fn not_implemented<T: Model, E: From<NotImplemented>>(operation: Operation) -> E
 /// assert_eq!(<Lists as Processor<List>>::OPERATIONS.len(), 2);
 /// ```
 ///
+/// A retrieve is written as [`Processor::retrieve`] (the object) or as
+/// [`Processor::retrieve_encoded`] (the object, or its JSON form stored beforehand); a block
+/// that writes both does not compile:
+///
+/// ```compile_fail
+/// use bahamut::{Encoded, Errors, Processor, ProcessorContext, Retrieved};
+/// use todo::model::List;
+///
+/// struct Lists;
+///
+/// #[bahamut::processor]
+/// impl Processor<List> for Lists {
+///     async fn retrieve(&self, _: &mut ProcessorContext<List>) -> Result<List, Errors> {
+///         Ok(List::default())
+///     }
+///
+///     async fn retrieve_encoded(
+///         &self,
+///         _: &mut ProcessorContext<List>,
+///     ) -> Result<Retrieved<List>, Errors> {
+///         Ok(Retrieved::Encoded(Encoded::new(&List::default())?))
+///     }
+/// }
+/// ```
+///
 /// With a retriever configured ([`crate::Options::with_retriever`]), a `PATCH` is merged into
 /// the stored object, validated, and served by [`Processor::update`]; without one, by
 /// [`Processor::patch`] with the sparse body.
@@ -190,6 +226,16 @@ pub trait Processor<T: Model>: Send + Sync + 'static {
         _ctx: &mut ProcessorContext<T>,
     ) -> impl Future<Output = Result<T, Self::Error>> + Send {
         async { Err(not_implemented::<T, _>(Operation::Retrieve)) }
+    }
+
+    /// `GET /resources/:id`, answered with the object or with its JSON form encoded
+    /// beforehand (write this method instead of [`Processor::retrieve`] to serve stored bytes;
+    /// writing both does not compile). By default, [`Processor::retrieve`]'s object.
+    fn retrieve_encoded(
+        &self,
+        ctx: &mut ProcessorContext<T>,
+    ) -> impl Future<Output = Result<Retrieved<T>, Self::Error>> + Send {
+        async move { self.retrieve(ctx).await.map(Retrieved::Object) }
     }
 
     /// `POST /resources`, with the decoded and validated object.

@@ -20,7 +20,7 @@ use futures_util::future::Either;
 
 use crate::auth::IdentifiableRetriever;
 use crate::options::{ErrorTransformer, Marshal, Marshaller, Unmarshaller};
-use crate::processor::{Items, Page, Processor, ProcessorContext};
+use crate::processor::{Items, Page, Processor, ProcessorContext, Retrieved};
 use crate::response::Answer;
 use crate::{BoxFuture, HttpResponse};
 
@@ -98,6 +98,8 @@ enum Call<T: Model> {
 /// What the processor answered.
 enum Answered<T> {
     One(T),
+    /// A retrieved object as its JSON form, encoded beforehand.
+    Encoded(elemental::Encoded<T>),
     Page(Page<T>),
     Count(u64),
 }
@@ -208,7 +210,10 @@ async fn call_processor<T: Model, P: Processor<T>>(
 ) -> Result<Answered<T>, P::Error> {
     Ok(match call {
         Call::RetrieveMany => Answered::Page(processor.retrieve_many(ctx).await?),
-        Call::Retrieve => Answered::One(processor.retrieve(ctx).await?),
+        Call::Retrieve => match processor.retrieve_encoded(ctx).await? {
+            Retrieved::Object(object) => Answered::One(object),
+            Retrieved::Encoded(encoded) => Answered::Encoded(encoded),
+        },
         Call::Create(object) => Answered::One(processor.create(ctx, object).await?),
         Call::Update(object) => Answered::One(processor.update(ctx, object).await?),
         Call::Patch(patch) => Answered::One(processor.patch(ctx, patch).await?),
@@ -391,7 +396,7 @@ fn finish<T: Model>(
     match &mut answered {
         Answered::One(object) => object.blank_secrets(),
         Answered::Page(page) => page.items.blank_secrets(),
-        Answered::Count(_) => {}
+        Answered::Encoded(_) | Answered::Count(_) => {}
     }
     let mut events = std::mem::take(&mut ctx.answer.events);
     let automatic = match &answered {
@@ -449,14 +454,21 @@ fn encode<T: Model>(
     let request = &ctx.request;
     let (accept, fields) = (request.accept, &request.fields);
     let (body, count, next) = match (answered, marshaller) {
-        (Answered::One(object), Some(marshal)) => {
-            (Some(marshal(request, Marshal::One(object))?), 0, None)
-        }
+        (Answered::One(object), Some(marshal)) => (
+            Some(marshal(request, Marshal::One(object))?.into()),
+            0,
+            None,
+        ),
+        (Answered::Encoded(encoded), Some(marshal)) => (
+            Some(marshal(request, Marshal::One(&encoded.decode()?))?.into()),
+            0,
+            None,
+        ),
         (Answered::Page(page), Some(marshal)) => {
             let objects = page.items.objects()?;
             let items = objects.iter().map(|o| o as &dyn Identifiable).collect();
             (
-                Some(marshal(request, Marshal::Many(items))?),
+                Some(marshal(request, Marshal::Many(items))?.into()),
                 page.total,
                 page.next.clone(),
             )
@@ -467,7 +479,7 @@ fn encode<T: Model>(
     let count_mode = match answered {
         Answered::Page(page) => request.count_mode.map(|_| page.count_mode),
         Answered::Count(_) => request.count_mode.map(|_| elemental::CountMode::Exact),
-        Answered::One(_) => None,
+        Answered::One(_) | Answered::Encoded(_) => None,
     };
     let answer = &mut ctx.answer;
     let status = match (&answer.redirect, &body) {
@@ -480,7 +492,7 @@ fn encode<T: Model>(
         status,
         body: match status {
             204 => Bytes::new(),
-            _ => body.map(Bytes::from).unwrap_or_default(),
+            _ => body.unwrap_or_default(),
         },
         encoding: accept,
         count,
@@ -493,20 +505,21 @@ fn encode<T: Model>(
 }
 
 /// An encoded answer: body (none for a count), `X-Count-Total`, `X-Next`.
-type Encoded = (Option<Vec<u8>>, u64, Option<String>);
+type EncodedAnswer = (Option<Bytes>, u64, Option<String>);
 
 /// The model's own encoding of an answer.
 fn encode_model<T: Model>(
     answered: &Answered<T>,
     accept: EncodingType,
     fields: &[String],
-) -> Result<Encoded, Error> {
+) -> Result<EncodedAnswer, Error> {
     Ok(match answered {
         Answered::Count(count) => (None, *count, None),
-        Answered::One(object) => {
-            let body = match fields.is_empty() {
-                true => elemental::encode(accept, object)?,
-                false => elemental::encode(accept, &object.to_sparse(fields))?,
+        Answered::One(object) => (Some(encode_one(object, accept, fields)?.into()), 0, None),
+        Answered::Encoded(encoded) => {
+            let body = match fields.is_empty() && accept == EncodingType::Json {
+                true => encoded.json().clone(),
+                false => encode_one(&encoded.decode()?, accept, fields)?.into(),
             };
             (Some(body), 0, None)
         }
@@ -525,7 +538,19 @@ fn encode_model<T: Model>(
                     elemental::encode(accept, &sparse)?
                 }
             };
-            (Some(body), page.total, page.next.clone())
+            (Some(body.into()), page.total, page.next.clone())
         }
     })
+}
+
+/// One object in `accept`, only its `fields` if some are asked for.
+fn encode_one<T: Model>(
+    object: &T,
+    accept: EncodingType,
+    fields: &[String],
+) -> Result<Vec<u8>, Error> {
+    match fields.is_empty() {
+        true => elemental::encode(accept, object),
+        false => elemental::encode(accept, &object.to_sparse(fields)),
+    }
 }

@@ -1,8 +1,9 @@
-//! Pages of objects encoded beforehand (`Page::all_encoded`): a JSON client gets the stored bytes
-//! joined, exactly what the server would have encoded; msgpack and `X-Fields` clients get the
-//! objects decoded back and encoded their way; secrets never leave.
+//! Pages of objects encoded beforehand (`Page::all_encoded`) and retrieves answered with one
+//! (`Retrieved::Encoded`): a JSON client gets the stored bytes (joined for a page), exactly what
+//! the server would have encoded; msgpack and `X-Fields` clients get the objects decoded back
+//! and encoded their way; secrets never leave.
 
-use bahamut::{Encoded, Errors, Page, Processor, ProcessorContext, Server};
+use bahamut::{Encoded, Errors, Page, Processor, ProcessorContext, Retrieved, Server};
 use elemental::{EncodingType, Identifiable};
 use testkit::{RawResponse, request, send};
 use todo::model::{List, manager};
@@ -38,6 +39,16 @@ impl Processor<List> for Stored {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Page::all_encoded(encoded))
     }
+
+    async fn retrieve_encoded(
+        &self,
+        ctx: &mut ProcessorContext<List>,
+    ) -> Result<Retrieved<List>, Errors> {
+        let id = &ctx.request().object_id;
+        let found = lists().into_iter().find(|list| &list.id == id);
+        let list = found.ok_or_else(|| elemental::Error::new("Not Found", "no", "test", 404))?;
+        Ok(Retrieved::Encoded(Encoded::new(&list)?))
+    }
 }
 
 async fn get(addr: std::net::SocketAddr, headers: &[(&str, &str)]) -> RawResponse {
@@ -65,5 +76,43 @@ async fn an_encoded_page_answers_each_encoding_and_x_fields_like_typed_objects()
 
     let r = get(s.addr, &[("X-Fields", "name")]).await;
     assert_eq!(r.text(), r#"[{"name":"groceries"},{"name":"chores"}]"#);
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encoded_retrieve_answers_each_encoding_and_x_fields_like_a_typed_object() {
+    let s = testkit::start(|o| {
+        let mut server = Server::new(o.with_model(0, manager()).with_model(1, manager()));
+        server.register_processor(Stored)?;
+        Ok(server)
+    })
+    .await;
+    let path = "/lists/5f0000000000000000000001";
+    let get = |headers: &'static [(&'static str, &'static str)]| {
+        let raw = request("GET", path, headers, "");
+        async move { send(s.addr, &raw).await }
+    };
+
+    let r = get(&[]).await;
+    assert_eq!(
+        (r.status, r.header("Content-Type")),
+        (200, Some("application/json; charset=UTF-8"))
+    );
+    assert_eq!(r.body, serde_json::to_vec(&blanked()[1]).unwrap());
+    assert!(!r.text().contains("s3cr3t"), "{}", r.text());
+
+    let r = get(&[("Accept", "application/msgpack")]).await;
+    assert_eq!(
+        (r.status, r.header("Content-Type")),
+        (200, Some("application/msgpack"))
+    );
+    let decoded: List = elemental::decode(EncodingType::Msgpack, &r.body).unwrap();
+    assert_eq!(decoded, blanked()[1]);
+
+    let r = get(&[("X-Fields", "name")]).await;
+    assert_eq!(r.text(), r#"{"name":"chores"}"#);
+
+    let r = send(s.addr, &request("GET", "/lists/nope", &[], "")).await;
+    assert_eq!(r.status, 404);
     s.stop().await.unwrap();
 }

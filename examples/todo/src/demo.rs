@@ -3,13 +3,16 @@
 //! Create assigns a fresh 24-hex object id; a missing id answers 404
 //! `Object with ID '<id>' not found`. Lists serve retrieve-many, retrieve, create, update and
 //! delete (no patch, no info, as in the reference); tasks and users the same, children of lists
-//! where the model says so. Each object keeps its JSON form once a list has served it, so the
-//! next lists join stored bytes instead of encoding every object again.
+//! where the model says so. Each object keeps its JSON form once a list or a retrieve has served
+//! it, so the next lists join stored bytes and the next retrieves send them, instead of encoding
+//! the objects again.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use bahamut::{Encoded, Errors, Options, Page, Processor, ProcessorContext, Server, ServerError};
+use bahamut::{
+    Encoded, Errors, Options, Page, Processor, ProcessorContext, Retrieved, Server, ServerError,
+};
 use elemental::{Error, Identity, Model};
 
 use crate::model::{List, Task, User, manager};
@@ -90,10 +93,14 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
         Ok(Page::all_encoded(objects))
     }
 
-    async fn retrieve(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {
+    async fn retrieve_encoded(
+        &self,
+        ctx: &mut ProcessorContext<T>,
+    ) -> Result<Retrieved<T>, Errors> {
         let id = &ctx.request().object_id;
-        let found = self.objects().get(id).map(|s| s.object.clone());
-        Ok(found.ok_or_else(|| self.not_found(id))?)
+        let objects = self.objects();
+        let stored = objects.get(id).ok_or_else(|| self.not_found(id))?;
+        Ok(Retrieved::Encoded(stored.encoded()?))
     }
 
     async fn create(&self, ctx: &mut ProcessorContext<T>, mut object: T) -> Result<T, Errors> {
