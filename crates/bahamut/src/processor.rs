@@ -111,6 +111,29 @@ impl<T: Model> Items<T> {
 
 /// The answer of a retrieve ([`Processor::retrieve_encoded`]): the object, or its JSON form
 /// encoded beforehand.
+///
+/// ```
+/// use bahamut::{Encoded, Errors, Processor, ProcessorContext, Retrieved};
+/// use todo::model::List;
+///
+/// /// Keeps one list's JSON form, encoded once.
+/// struct OneList(Encoded<List>);
+///
+/// #[bahamut::processor]
+/// impl Processor<List> for OneList {
+///     async fn retrieve_encoded(
+///         &self,
+///         _: &mut ProcessorContext<List>,
+///     ) -> Result<Retrieved<List>, Errors> {
+///         Ok(self.0.clone().into())
+///     }
+/// }
+///
+/// let list = List { name: "groceries".into(), ..List::default() };
+/// let _served = OneList(Encoded::new(&list)?);
+/// assert_eq!(<OneList as Processor<List>>::OPERATIONS, &[bahamut::Operation::Retrieve]);
+/// # Ok::<(), elemental::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Retrieved<T> {
     /// An object the server encodes for the answer.
@@ -118,6 +141,12 @@ pub enum Retrieved<T> {
     /// An object encoded once beforehand (secrets blank): a JSON answer without `X-Fields` or a
     /// custom marshaller is its bytes, with no encoding; the others decode it back.
     Encoded(Encoded<T>),
+}
+
+impl<T> From<Encoded<T>> for Retrieved<T> {
+    fn from(encoded: Encoded<T>) -> Self {
+        Retrieved::Encoded(encoded)
+    }
 }
 
 /// The error of an operation a processor does not serve, answered 501. The default methods of

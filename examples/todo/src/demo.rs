@@ -100,7 +100,7 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
         let id = &ctx.request().object_id;
         let objects = self.objects();
         let stored = objects.get(id).ok_or_else(|| self.not_found(id))?;
-        Ok(Retrieved::Encoded(stored.encoded()?))
+        Ok(stored.encoded()?.into())
     }
 
     async fn create(&self, ctx: &mut ProcessorContext<T>, mut object: T) -> Result<T, Errors> {
