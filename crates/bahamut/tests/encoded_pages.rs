@@ -55,14 +55,19 @@ async fn get(addr: std::net::SocketAddr, headers: &[(&str, &str)]) -> RawRespons
     send(addr, &request("GET", "/lists", headers, "")).await
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn an_encoded_page_answers_each_encoding_and_x_fields_like_typed_objects() {
-    let s = testkit::start(|o| {
+/// A server of the todo model whose lists are served by `Stored`.
+async fn start_stored() -> testkit::Running {
+    testkit::start(|o| {
         let mut server = Server::new(o.with_model(0, manager()).with_model(1, manager()));
         server.register_processor(Stored)?;
         Ok(server)
     })
-    .await;
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encoded_page_answers_each_encoding_and_x_fields_like_typed_objects() {
+    let s = start_stored().await;
 
     let r = get(s.addr, &[]).await;
     assert_eq!((r.status, r.header("X-Count-Total")), (200, Some("2")));
@@ -81,12 +86,7 @@ async fn an_encoded_page_answers_each_encoding_and_x_fields_like_typed_objects()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_encoded_retrieve_answers_each_encoding_and_x_fields_like_a_typed_object() {
-    let s = testkit::start(|o| {
-        let mut server = Server::new(o.with_model(0, manager()).with_model(1, manager()));
-        server.register_processor(Stored)?;
-        Ok(server)
-    })
-    .await;
+    let s = start_stored().await;
     let path = "/lists/5f0000000000000000000001";
     let get = |headers: &'static [(&'static str, &'static str)]| {
         let raw = request("GET", path, headers, "");
