@@ -12,7 +12,9 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use elemental::{CountMode, Encoded, Errors, Event, Identifiable, Model, Operation, Request};
+use elemental::{
+    CountMode, Encoded, EncodingType, Errors, Event, Identifiable, Model, Operation, Request,
+};
 
 use crate::body::Body;
 use crate::cookie::Cookie;
@@ -318,6 +320,8 @@ pub struct ProcessorContext<T> {
     pub(crate) request: Box<Request>,
     pub(crate) stored: Option<T>,
     pub(crate) claims: Vec<String>,
+    /// A custom marshaller encodes the answer (`crate::Options::with_marshaller`).
+    pub(crate) marshalled: bool,
     pub(crate) answer: SideChannels,
 }
 
@@ -347,6 +351,7 @@ impl<T> ProcessorContext<T> {
             request,
             stored: None,
             claims,
+            marshalled: false,
             answer: SideChannels {
                 automatic_event: true,
                 ..SideChannels::default()
@@ -357,6 +362,16 @@ impl<T> ProcessorContext<T> {
     /// The request.
     pub fn request(&self) -> &Request {
         &self.request
+    }
+
+    /// True when objects encoded beforehand ([`Encoded`]) are answered as their bytes: the
+    /// client asked for JSON, without `X-Fields`, and no custom marshaller is set. Otherwise
+    /// the server decodes them back into objects first, work that a processor holding the
+    /// objects themselves saves by answering with those.
+    pub fn sends_json_as_stored(&self) -> bool {
+        self.request.accept == EncodingType::Json
+            && self.request.fields.is_empty()
+            && !self.marshalled
     }
 
     /// The stored object loaded by the retriever (update and merged patch), if one is

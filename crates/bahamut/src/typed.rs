@@ -134,6 +134,7 @@ async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> (Outcome
         Err(errors) => return (Outcome::Failed(errors), request),
     };
     let mut ctx = ProcessorContext::<T>::with_boxed(request, claims);
+    ctx.marshalled = marshaller.is_some();
     ctx.stored = stored;
     let called = AssertUnwindSafe(call_processor(processor.as_ref(), &mut ctx, call));
     let result = match recover_panics {
@@ -424,10 +425,7 @@ fn finish<T: Model>(
         // The answer is the object's whole JSON form when the client asked for JSON, without
         // X-Fields or a custom marshaller: the event takes those bytes instead of encoding the
         // object a second time.
-        let shared = answer.encoding == EncodingType::Json
-            && ctx.request.fields.is_empty()
-            && marshaller.is_none()
-            && !answer.body.is_empty();
+        let shared = ctx.sends_json_as_stored() && !answer.body.is_empty();
         let event = match shared {
             true => Ok(Event::from_encoded(
                 kind,
@@ -473,7 +471,7 @@ fn encode<T: Model>(
                 page.next.clone(),
             )
         }
-        (answered, _) => encode_model(answered, accept, fields)?,
+        (answered, _) => encode_model(answered, accept, fields, ctx.sends_json_as_stored())?,
     };
     // The mode is answered only to a client that asked (Go clients see the reference headers).
     let count_mode = match answered {
@@ -507,17 +505,19 @@ fn encode<T: Model>(
 /// An encoded answer: body (none for a count), `X-Count-Total`, `X-Next`.
 type EncodedAnswer = (Option<Bytes>, u64, Option<String>);
 
-/// The model's own encoding of an answer.
+/// The model's own encoding of an answer; `as_stored`: objects encoded beforehand are sent as
+/// their JSON bytes ([`ProcessorContext::sends_json_as_stored`]).
 fn encode_model<T: Model>(
     answered: &Answered<T>,
     accept: EncodingType,
     fields: &[String],
+    as_stored: bool,
 ) -> Result<EncodedAnswer, Error> {
     Ok(match answered {
         Answered::Count(count) => (None, *count, None),
         Answered::One(object) => (Some(encode_one(object, accept, fields)?.into()), 0, None),
         Answered::Encoded(encoded) => {
-            let body = match fields.is_empty() && accept == EncodingType::Json {
+            let body = match as_stored {
                 true => encoded.json().clone(),
                 false => encode_one(&encoded.decode()?, accept, fields)?.into(),
             };
@@ -525,9 +525,7 @@ fn encode_model<T: Model>(
         }
         Answered::Page(page) => {
             let body = match (&page.items, fields.is_empty()) {
-                (Items::Encoded(items), true) if accept == EncodingType::Json => {
-                    elemental::json_array(items)
-                }
+                (Items::Encoded(items), true) if as_stored => elemental::json_array(items),
                 (items, true) => elemental::encode(accept, &*items.objects()?)?,
                 (items, false) => {
                     let sparse: Vec<T::Sparse> = items

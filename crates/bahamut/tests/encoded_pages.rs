@@ -3,8 +3,10 @@
 //! the server would have encoded; msgpack and `X-Fields` clients get the objects decoded back
 //! and encoded their way; secrets never leave.
 
-use bahamut::{Encoded, Errors, Page, Processor, ProcessorContext, Retrieved, Server};
-use elemental::{EncodingType, Identifiable};
+use std::sync::Arc;
+
+use bahamut::{Encoded, Errors, Marshal, Page, Processor, ProcessorContext, Retrieved, Server};
+use elemental::{EncodingType, Identifiable, ModelIdentity, Value};
 use testkit::{RawResponse, request, send};
 use todo::model::{List, manager};
 
@@ -114,5 +116,63 @@ async fn an_encoded_retrieve_answers_each_encoding_and_x_fields_like_a_typed_obj
 
     let r = send(s.addr, &request("GET", "/lists/nope", &[], "")).await;
     assert_eq!(r.status, 404);
+    s.stop().await.unwrap();
+}
+
+/// Answers a retrieve with a list named after what `sends_json_as_stored` said.
+struct Asks;
+
+#[bahamut::processor]
+impl Processor<List> for Asks {
+    async fn retrieve(&self, ctx: &mut ProcessorContext<List>) -> Result<List, Errors> {
+        Ok(List {
+            name: ctx.sends_json_as_stored().to_string(),
+            ..List::default()
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_json_is_sent_as_is_only_to_json_clients_without_x_fields_or_a_marshaller() {
+    let start = |marshalled: bool| {
+        testkit::start(move |o| {
+            let mut o = o.with_model(0, manager()).with_model(1, manager());
+            if marshalled {
+                // Answers the name the processor gave, as plain text.
+                let marshal: bahamut::Marshaller = Arc::new(|_, answer| match answer {
+                    Marshal::One(object) => match object.value_for_attribute("name") {
+                        Some(Value::String(name)) => Ok(name.into_bytes()),
+                        other => panic!("name: {other:?}"),
+                    },
+                    Marshal::Many(_) => panic!("one object is retrieved"),
+                });
+                o = o.with_marshaller(List::IDENTITY, marshal);
+            }
+            let mut server = Server::new(o);
+            server.register_processor(Asks)?;
+            Ok(server)
+        })
+    };
+    let s = start(false).await;
+    let name_in = |r: RawResponse| -> String {
+        let list: List = serde_json::from_slice(&r.body).unwrap();
+        list.name
+    };
+    let path = "/lists/x";
+    let r = send(s.addr, &request("GET", path, &[], "")).await;
+    assert_eq!(name_in(r), "true");
+    let r = send(s.addr, &request("GET", path, &[("Accept", "*/*")], "")).await;
+    assert_eq!(name_in(r), "true");
+    let r = send(s.addr, &request("GET", path, &[("X-Fields", "name")], "")).await;
+    assert_eq!(r.text(), r#"{"name":"false"}"#);
+    let msgpack = [("Accept", "application/msgpack")];
+    let r = send(s.addr, &request("GET", path, &msgpack, "")).await;
+    let list: List = elemental::decode(EncodingType::Msgpack, &r.body).unwrap();
+    assert_eq!(list.name, "false");
+    s.stop().await.unwrap();
+
+    let s = start(true).await;
+    let r = send(s.addr, &request("GET", path, &[], "")).await;
+    assert_eq!((r.status, r.text()), (200, "false".to_string()));
     s.stop().await.unwrap();
 }

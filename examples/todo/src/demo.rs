@@ -4,8 +4,8 @@
 //! `Object with ID '<id>' not found`. Lists serve retrieve-many, retrieve, create, update and
 //! delete (no patch, no info, as in the reference); tasks and users the same, children of lists
 //! where the model says so. Each object keeps its JSON form once a list or a retrieve has served
-//! it, so the next lists join stored bytes and the next retrieves send them, instead of encoding
-//! the objects again.
+//! it to a JSON client, so the next lists join stored bytes and the next retrieves send them,
+//! instead of encoding the objects again; msgpack and `X-Fields` clients get the objects.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -81,16 +81,18 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
     async fn retrieve_many(&self, ctx: &mut ProcessorContext<T>) -> Result<Page<T>, Errors> {
         let parent = ctx.request().parent_identity;
         let parent_id = &ctx.request().parent_id;
-        let objects = self
-            .objects()
-            .values()
-            .filter(|o| {
-                parent == Identity::ROOT
-                    || (o.object.as_parented()).is_some_and(|p| p.parent_id() == parent_id)
-            })
+        let objects = self.objects();
+        let matching = objects.values().filter(|o| {
+            parent == Identity::ROOT
+                || (o.object.as_parented()).is_some_and(|p| p.parent_id() == parent_id)
+        });
+        if !ctx.sends_json_as_stored() {
+            return Ok(Page::all(matching.map(|o| o.object.clone()).collect()));
+        }
+        let encoded = matching
             .map(Stored::encoded)
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::all_encoded(objects))
+        Ok(Page::all_encoded(encoded))
     }
 
     async fn retrieve_encoded(
@@ -100,7 +102,10 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
         let id = &ctx.request().object_id;
         let objects = self.objects();
         let stored = objects.get(id).ok_or_else(|| self.not_found(id))?;
-        Ok(stored.encoded()?.into())
+        match ctx.sends_json_as_stored() {
+            true => Ok(stored.encoded()?.into()),
+            false => Ok(Retrieved::Object(stored.object.clone())),
+        }
     }
 
     async fn create(&self, ctx: &mut ProcessorContext<T>, mut object: T) -> Result<T, Errors> {
