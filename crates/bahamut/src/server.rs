@@ -671,9 +671,11 @@ async fn handle(
         request_id: &request_id,
         trace,
     };
-    let (mut response, endpoint) = respond(inner.clone(), request, origin)
-        .instrument(span.clone())
-        .await;
+    // Awaited pinned in place, so that the span is still at hand for its status afterwards
+    // without a clone of it (each clone and its drop look the span up in the registry).
+    let mut responding = std::pin::pin!(respond(inner.clone(), request, origin).instrument(span));
+    let (mut response, endpoint) = responding.as_mut().await;
+    let span = responding.span();
     let headers = response.headers_mut();
     if version >= http::Version::HTTP_2 {
         // HTTP/2 has no connection-level headers; a drain sends GOAWAY instead.
