@@ -230,9 +230,12 @@ fn cell(value: ValueRef<'_>) -> Cell {
         ValueRef::Null => Cell::Null,
         ValueRef::Integer(i) => Cell::Int(i),
         ValueRef::Real(f) => Cell::Float(f),
-        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => {
-            Cell::Text(String::from_utf8_lossy(bytes).into_owned())
-        }
+        // Validated by `from_utf8` (faster than the lossy conversion on valid text, which is
+        // what the store writes); only invalid bytes take the lossy path.
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Cell::Text(
+            String::from_utf8(bytes.to_vec())
+                .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned()),
+        ),
     }
 }
 
@@ -416,5 +419,25 @@ mod tests {
         assert_eq!(mapped_bytes(&open_reader(&options).unwrap()), 0);
         options.mmap_size = 1 << 20;
         assert_eq!(mapped_bytes(&open_reader(&options).unwrap()), 1 << 20);
+    }
+
+    #[test]
+    fn text_cells_keep_valid_text_and_replace_invalid_bytes() {
+        let text = |bytes: &[u8]| match cell(ValueRef::Text(bytes)) {
+            Cell::Text(text) => text,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(text(b"10.0.0.0/8"), "10.0.0.0/8");
+        assert_eq!(
+            text("caf\u{e9} \u{1f600}".as_bytes()),
+            "caf\u{e9} \u{1f600}"
+        );
+        assert_eq!(text(b""), "");
+        assert_eq!(text(b"ab\xffcd"), "ab\u{fffd}cd");
+        assert_eq!(
+            cell(ValueRef::Blob(b"\xc3\xa9")),
+            Cell::Text("\u{e9}".into())
+        );
+        assert_eq!(cell(ValueRef::Integer(7)), Cell::Int(7));
     }
 }
