@@ -94,9 +94,14 @@ impl Sql {
     /// Empty SQL in `dialect`, with room for a usual statement (a statement grows its text a
     /// few times otherwise).
     pub fn new(dialect: Dialect) -> Self {
+        Self::with_capacity(dialect, 256)
+    }
+
+    /// Empty SQL in `dialect`, with room for `bytes` of text.
+    pub fn with_capacity(dialect: Dialect, bytes: usize) -> Self {
         Self {
             dialect,
-            text: String::with_capacity(256),
+            text: String::with_capacity(bytes),
             params: Vec::with_capacity(4),
         }
     }
@@ -104,6 +109,15 @@ impl Sql {
     /// Appends text.
     pub fn push(&mut self, text: &str) -> &mut Self {
         self.text.push_str(text);
+        self
+    }
+
+    /// Appends `identifier` in double quotes, the text [`quote`] returns, without building it
+    /// apart first.
+    pub fn push_quoted(&mut self, identifier: &str) -> &mut Self {
+        self.text.push('"');
+        self.text.push_str(identifier);
+        self.text.push('"');
         self
     }
 

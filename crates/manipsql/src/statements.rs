@@ -71,8 +71,11 @@ fn namespace_condition(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
         false => format!("\"namespace\" = {own}"),
     };
     sql.push(" AND (").push(&condition);
-    let ancestors = namespace_ancestors(namespace);
-    if ctx.propagated && table.has("propagate") && !ancestors.is_empty() {
+    let ancestors = match ctx.propagated && table.has("propagate") {
+        true => namespace_ancestors(namespace),
+        false => Vec::new(),
+    };
+    if !ancestors.is_empty() {
         sql.push(" OR (\"propagate\" = ")
             .push_param(SqlValue::Bool(true))
             .push(" AND \"namespace\" IN (");
@@ -394,13 +397,16 @@ fn numbered_after(
 
 /// One object by id, if visible.
 pub fn select_one(table: &TableSchema, ctx: &StoreContext, dialect: Dialect, id: &str) -> Sql {
-    let mut sql = Sql::new(dialect);
+    let columns = read_list(table, dialect);
+    // Every read by ID builds this statement: its text is written in one buffer, with room
+    // for the column list and the usual conditions.
+    let mut sql = Sql::with_capacity(dialect, columns.len() + 256);
     sql.push("SELECT ")
-        .push(read_list(table, dialect))
+        .push(columns)
         .push(" FROM ")
-        .push(&quote(&table.table))
+        .push_quoted(&table.table)
         .push(" WHERE ")
-        .push(&id_column())
+        .push_quoted(manipulate::query::ID)
         .push(" = ")
         .push_param(SqlValue::Text(id.to_string()))
         .push(" AND ");
@@ -563,6 +569,34 @@ mod tests {
             ("propagate", ColumnKind::Boolean),
             ("name", ColumnKind::Text),
         ])
+    }
+
+    #[test]
+    fn a_read_by_id_selects_the_object_in_its_namespace_or_a_propagating_ancestor() {
+        let mut ctx = StoreContext::in_namespace("/a/b");
+        let sql = select_one(&table(), &ctx, Dialect::Sqlite, "x1");
+        assert_eq!(
+            sql.text,
+            "SELECT \"ID\", \"namespace\", \"propagate\", \"name\" FROM \"things\" WHERE \"ID\" = ?1 AND 1 AND (\"namespace\" = ?2)"
+        );
+        assert_eq!(
+            sql.params,
+            vec![SqlValue::Text("x1".into()), SqlValue::Text("/a/b".into())]
+        );
+        ctx.propagated = true;
+        let sql = select_one(&table(), &ctx, Dialect::Sqlite, "x1");
+        assert_eq!(
+            sql.text,
+            "SELECT \"ID\", \"namespace\", \"propagate\", \"name\" FROM \"things\" WHERE \"ID\" = ?1 AND 1 AND (\"namespace\" = ?2 OR (\"propagate\" = ?3 AND \"namespace\" IN (?4, ?5)))"
+        );
+        assert_eq!(
+            sql.params[2..],
+            [
+                SqlValue::Bool(true),
+                SqlValue::Text("/a".into()),
+                SqlValue::Text("/".into())
+            ]
+        );
     }
 
     #[test]
