@@ -1,7 +1,9 @@
 //! The embedded backend: one SQLite file in WAL mode, with foreign keys on and a busy timeout.
-//! Reads run on a small pool of read-only connections, on tokio's blocking threads; writes go
-//! to one writer connection that commits them in groups (see [`writer`]).
+//! Reads run on a small pool of read-only connections, each keeping its snapshot from one read
+//! to the next while no write has made it stale (see [`snapshot`]); writes go to one writer
+//! connection that commits them in groups (see [`writer`]).
 
+mod snapshot;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ use crate::migrate;
 use crate::schema::{Schema, TableSchema};
 use crate::sql::{Dialect, Sql, SqlValue};
 use crate::statements::Reach;
+use snapshot::{Commits, Reader};
 use writer::{Returns, Writer, Written};
 
 /// Options of the SQLite backend.
@@ -47,6 +50,14 @@ pub struct SqliteOptions {
     /// writes and touch more pages than the connection's cache holds. With a map, an I/O
     /// error on a mapped page stops the process (SIGBUS) instead of failing the query.
     pub mmap_size: u64,
+    /// How long a read connection may keep its read transaction (its snapshot of the
+    /// database) open from one read to the next. Default 100 ms; zero gives every read a
+    /// transaction of its own. Beginning a transaction takes a lock on the WAL index that
+    /// concurrent readers contend for; a kept snapshot spares most reads that lock. A
+    /// snapshot is renewed by the first read after this process commits a write, so a read
+    /// sees every write acknowledged before it; a change made by another process (the
+    /// `sqlite3` shell, say) may stay unseen for this long.
+    pub snapshot_reuse: Duration,
 }
 
 impl SqliteOptions {
@@ -58,6 +69,7 @@ impl SqliteOptions {
             connections: 4,
             synchronous_full: false,
             mmap_size: 0,
+            snapshot_reuse: Duration::from_millis(100),
         }
     }
 }
@@ -68,8 +80,10 @@ const REGEX_SIZE_LIMIT: usize = 1 << 20;
 /// The read connections: opened when first needed, kept once opened.
 struct Pool {
     options: SqliteOptions,
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Reader>>,
     permits: Semaphore,
+    /// The writer's transactions, which make the readers' snapshots stale.
+    commits: Arc<Commits>,
 }
 
 fn open_connection(options: &SqliteOptions) -> Result<Connection, rusqlite::Error> {
@@ -173,16 +187,49 @@ impl Pool {
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error>,
     {
         let idle = self.idle.lock().map(|mut idle| idle.pop()).unwrap_or(None);
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => open_reader(&self.options).map_err(storage_error)?,
+        let mut reader = match idle {
+            Some(reader) => reader,
+            None => Reader::new(open_reader(&self.options).map_err(storage_error)?),
         };
-        let result = work(&mut conn).map_err(storage_error);
+        let result = reader
+            .read(&self.commits, self.options.snapshot_reuse, work)
+            .map_err(storage_error);
         if let Ok(mut idle) = self.idle.lock() {
-            idle.push(conn);
+            idle.push(reader);
         }
         result
     }
+
+    /// Ends the idle readers' snapshots that are stale: a snapshot kept open behind later
+    /// commits stops the writer's checkpoints from emptying the WAL.
+    fn release_stale_snapshots(&self) {
+        let commits = self.commits.count();
+        if let Ok(mut idle) = self.idle.lock() {
+            for reader in idle.iter_mut() {
+                reader.release_if_stale(commits, self.options.snapshot_reuse);
+            }
+        }
+    }
+}
+
+/// Every `snapshot_reuse`, ends the idle readers' stale snapshots, until the pool is dropped.
+fn sweep_snapshots(pool: &Arc<Pool>) {
+    let period = pool.options.snapshot_reuse;
+    if period.is_zero() {
+        return;
+    }
+    let pool = Arc::downgrade(pool);
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let Some(pool) = pool.upgrade() else {
+                return;
+            };
+            pool.release_stale_snapshots();
+        }
+    });
 }
 
 /// The SQLite error as a manipulate error.
@@ -389,13 +436,17 @@ pub async fn open_sqlite(
     .await
     .map_err(|e| SqlError::Open(format!("{path}: {e}")))??;
     tracing::info!(path, "SQLite store ready");
-    let writer = Writer::start(conn).map_err(|e| SqlError::Open(format!("{path}: {e}")))?;
+    let commits = Arc::new(Commits::default());
+    let writer =
+        Writer::start(conn, commits.clone()).map_err(|e| SqlError::Open(format!("{path}: {e}")))?;
     let permits = options.connections.max(1);
     let readers = Arc::new(Pool {
         options,
         idle: Mutex::new(Vec::new()),
         permits: Semaphore::new(permits),
+        commits,
     });
+    sweep_snapshots(&readers);
     Ok(SqlManipulator::new(
         schema,
         Dialect::Sqlite,

@@ -1,4 +1,5 @@
-//! SQLite specifics: data survives reopening, additive migrations, refused kind changes.
+//! SQLite specifics: data survives reopening, additive migrations, refused kind changes, read
+//! snapshots kept between reads and released.
 
 use gaia::model::ExternalNetwork;
 use manipsql::{SqlError, SqliteOptions, open_sqlite};
@@ -259,4 +260,79 @@ async fn concurrent_creates_commit_in_groups_and_a_duplicate_fails_alone() {
         .await
         .expect("count");
     assert_eq!(all, 240);
+}
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)` from another connection that does not wait: whether a
+/// reader kept it from emptying the WAL.
+fn checkpoint_blocked(path: &std::path::Path) -> bool {
+    let conn = rusqlite::Connection::open(path).expect("open the file directly");
+    conn.busy_timeout(std::time::Duration::ZERO)
+        .expect("no wait");
+    let busy: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))
+        .expect("checkpoint");
+    busy == 1
+}
+
+fn description(path: &std::path::Path, id: &str, text: &str) {
+    sql(
+        path,
+        &format!("UPDATE externalnetworks SET description = '{text}' WHERE \"ID\" = '{id}'"),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_snapshot_is_reused_until_a_write_and_renewed_after_its_reuse_time() {
+    let dir = TempDir::new("manipsql_snapshot_reuse");
+    let file = dir.path().join("store.db");
+    let mut options = SqliteOptions::new(&file);
+    options.snapshot_reuse = std::time::Duration::from_secs(1);
+    let store = open_sqlite(options, gaia::model::manager())
+        .await
+        .expect("open");
+    let ctx = StoreContext::in_namespace("/");
+    let read = |id: &'static str| {
+        let (store, ctx) = (&store, &ctx);
+        async move {
+            let found: ExternalNetwork = manipulate::retrieve(store, id, ctx).await.expect("read");
+            found.description
+        }
+    };
+    manipulate::create(&store, network("n1", "web"), &ctx)
+        .await
+        .expect("create");
+    assert_eq!(read("n1").await, "kept");
+    // Another process's change: unseen while the snapshot is reused...
+    description(&file, "n1", "changed elsewhere");
+    assert_eq!(read("n1").await, "kept");
+    // ...seen after this process's own write...
+    manipulate::create(&store, network("n2", "db"), &ctx)
+        .await
+        .expect("create");
+    assert_eq!(read("n1").await, "changed elsewhere");
+    // ...or once the reuse time has passed.
+    description(&file, "n1", "changed again");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(read("n1").await, "changed again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_readers_release_their_snapshots_so_the_wal_can_be_emptied() {
+    let dir = TempDir::new("manipsql_snapshot_release");
+    let file = dir.path().join("store.db");
+    let mut options = SqliteOptions::new(&file);
+    options.snapshot_reuse = std::time::Duration::from_millis(50);
+    let store = open_sqlite(options, gaia::model::manager())
+        .await
+        .expect("open");
+    let ctx = StoreContext::in_namespace("/");
+    manipulate::create(&store, network("n1", "web"), &ctx)
+        .await
+        .expect("create");
+    let _: ExternalNetwork = manipulate::retrieve(&store, "n1", &ctx)
+        .await
+        .expect("read");
+    assert!(checkpoint_blocked(&file), "the reader keeps its snapshot");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!checkpoint_blocked(&file), "the idle reader let it go");
 }

@@ -17,6 +17,7 @@ use manipulate::ManipulateError;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
+use super::snapshot::Commits;
 use super::{execute, rows, storage_error};
 use crate::codec::Cell;
 use crate::sql::Sql;
@@ -57,12 +58,13 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
-    pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
+    /// Starts the writer thread on `conn`; it counts each transaction in `commits` before it
+    /// answers the transaction's writes.
+    pub(super) fn start(conn: Connection, commits: Arc<Commits>) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || write_batches(conn, queue))?;
+            .spawn(move || write_batches(conn, queue, &commits))?;
         Ok(Self { jobs })
     }
 
@@ -89,7 +91,7 @@ impl Writer {
 }
 
 /// The writer thread: a batch per transaction until every handle is gone.
-fn write_batches(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
+fn write_batches(mut conn: Connection, mut queue: mpsc::Receiver<Job>, commits: &Commits) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -98,17 +100,20 @@ fn write_batches(mut conn: Connection, mut queue: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit(&mut conn, batch);
+        commit(&mut conn, batch, commits);
     }
 }
 
-/// Runs a batch in one transaction and answers each of its writes.
-fn commit(conn: &mut Connection, batch: Vec<Job>) {
+/// Runs a batch in one transaction, counts it, and answers each of its writes.
+fn commit(conn: &mut Connection, batch: Vec<Job>, commits: &Commits) {
     let (work, replies): (Vec<_>, Vec<_>) = batch
         .into_iter()
         .map(|job| ((job.statements, job.returns), job.reply))
         .unzip();
-    match run_batch(conn, work) {
+    let ran = run_batch(conn, work);
+    // Before any answer: a read that starts after an answer must not reuse an older snapshot.
+    commits.advance();
+    match ran {
         Ok(answers) => {
             for (reply, answer) in replies.into_iter().zip(answers) {
                 // A writer that went away (its request was cancelled) needs no answer.
@@ -186,8 +191,10 @@ fn run_job(
 
 #[cfg(test)]
 mod tests {
+    use super::super::snapshot::Reader;
     use super::*;
     use crate::sql::{Dialect, SqlValue};
+    use std::time::Duration;
 
     fn insert(id: i64) -> Sql {
         let mut sql = Sql::new(Dialect::Sqlite);
@@ -252,19 +259,27 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY)")
             .unwrap();
-        let writer = std::sync::Arc::new(Writer::start(conn).unwrap());
+        let commits = Arc::new(Commits::default());
+        let writer = Arc::new(Writer::start(conn, commits.clone()).unwrap());
+        // A reader that keeps its snapshot for as long as the writer counts no commit.
+        let reader = Arc::new(std::sync::Mutex::new(Reader::new(
+            Connection::open(&path).unwrap(),
+        )));
         let writes: Vec<_> = (0..200)
             .map(|i| {
-                let (writer, path) = (writer.clone(), path.clone());
+                let (writer, reader, commits) = (writer.clone(), reader.clone(), commits.clone());
                 // Every tenth write repeats the id of the one before: one of the two fails.
                 let id = if i % 10 == 9 { i - 1 } else { i };
                 tokio::spawn(async move {
                     let answer = changed(&writer.write(vec![insert(id)], Returns::Changes).await);
-                    // Answered means committed: another connection sees the row.
-                    let seen: i64 = Connection::open(&path)
+                    // Answered means committed and counted: the reader sees the row.
+                    let seen: i64 = reader
+                        .lock()
                         .unwrap()
-                        .query_row("SELECT COUNT(*) FROM t WHERE id = ?1", [id], |row| {
-                            row.get(0)
+                        .read(&commits, Duration::from_secs(60), |conn| {
+                            conn.query_row("SELECT COUNT(*) FROM t WHERE id = ?1", [id], |row| {
+                                row.get(0)
+                            })
                         })
                         .unwrap();
                     (answer, seen)
