@@ -281,15 +281,33 @@ fn description(path: &std::path::Path, id: &str, text: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_read_snapshot_is_reused_until_a_write_and_renewed_after_its_reuse_time() {
-    let dir = TempDir::new("manipsql_snapshot_reuse");
+/// A store in a new file whose readers keep their snapshots for `reuse`, holding network `n1`
+/// (description "kept") in `/`.
+async fn store_with_n1(
+    name: &str,
+    reuse: std::time::Duration,
+) -> (TempDir, std::path::PathBuf, manipsql::SqlManipulator) {
+    let dir = TempDir::new(name);
     let file = dir.path().join("store.db");
     let mut options = SqliteOptions::new(&file);
-    options.snapshot_reuse = std::time::Duration::from_secs(1);
+    options.snapshot_reuse = reuse;
     let store = open_sqlite(options, gaia::model::manager())
         .await
         .expect("open");
+    manipulate::create(
+        &store,
+        network("n1", "web"),
+        &StoreContext::in_namespace("/"),
+    )
+    .await
+    .expect("create");
+    (dir, file, store)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_snapshot_is_reused_until_a_write_and_renewed_after_its_reuse_time() {
+    let reuse = std::time::Duration::from_secs(1);
+    let (_dir, file, store) = store_with_n1("manipsql_snapshot_reuse", reuse).await;
     let ctx = StoreContext::in_namespace("/");
     let read = |id: &'static str| {
         let (store, ctx) = (&store, &ctx);
@@ -298,9 +316,6 @@ async fn a_read_snapshot_is_reused_until_a_write_and_renewed_after_its_reuse_tim
             found.description
         }
     };
-    manipulate::create(&store, network("n1", "web"), &ctx)
-        .await
-        .expect("create");
     assert_eq!(read("n1").await, "kept");
     // Another process's change: unseen while the snapshot is reused...
     description(&file, "n1", "changed elsewhere");
@@ -312,24 +327,15 @@ async fn a_read_snapshot_is_reused_until_a_write_and_renewed_after_its_reuse_tim
     assert_eq!(read("n1").await, "changed elsewhere");
     // ...or once the reuse time has passed.
     description(&file, "n1", "changed again");
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    tokio::time::sleep(reuse + std::time::Duration::from_millis(500)).await;
     assert_eq!(read("n1").await, "changed again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_readers_release_their_snapshots_so_the_wal_can_be_emptied() {
-    let dir = TempDir::new("manipsql_snapshot_release");
-    let file = dir.path().join("store.db");
-    let mut options = SqliteOptions::new(&file);
-    options.snapshot_reuse = std::time::Duration::from_millis(50);
-    let store = open_sqlite(options, gaia::model::manager())
-        .await
-        .expect("open");
-    let ctx = StoreContext::in_namespace("/");
-    manipulate::create(&store, network("n1", "web"), &ctx)
-        .await
-        .expect("create");
-    let _: ExternalNetwork = manipulate::retrieve(&store, "n1", &ctx)
+    let reuse = std::time::Duration::from_millis(50);
+    let (_dir, file, store) = store_with_n1("manipsql_snapshot_release", reuse).await;
+    let _: ExternalNetwork = manipulate::retrieve(&store, "n1", &StoreContext::in_namespace("/"))
         .await
         .expect("read");
     assert!(checkpoint_blocked(&file), "the reader keeps its snapshot");
