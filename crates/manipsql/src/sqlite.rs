@@ -24,7 +24,7 @@ use crate::migrate;
 use crate::schema::{Schema, TableSchema};
 use crate::sql::{Dialect, Sql, SqlValue};
 use crate::statements::Reach;
-use snapshot::{Commits, Reader};
+use snapshot::{Commits, Reader, Reuse};
 use writer::{Returns, Writer, Written};
 
 /// Options of the SQLite backend.
@@ -53,9 +53,10 @@ pub struct SqliteOptions {
     /// How long a read connection may keep its read transaction (its snapshot of the
     /// database) open from one read to the next. Default 100 ms; zero gives every read a
     /// transaction of its own. Beginning a transaction takes a lock on the WAL index that
-    /// concurrent readers contend for; a kept snapshot spares most reads that lock. A
-    /// snapshot is renewed by the first read after this process commits a write, so a read
-    /// sees every write acknowledged before it; a change made by another process (the
+    /// concurrent readers contend for; a kept snapshot spares reads that lock. Snapshots are
+    /// kept only once the writer has committed nothing for this long, and a commit of this
+    /// process ends them, so a read sees every write acknowledged before it, and the writer
+    /// can start the WAL over while it writes. A change made by another process (the
     /// `sqlite3` shell, say) may stay unseen for this long.
     pub snapshot_reuse: Duration,
 }
@@ -192,12 +193,21 @@ impl Pool {
             None => Reader::new(open_reader(&self.options).map_err(storage_error)?),
         };
         let result = reader
-            .read(&self.commits, self.options.snapshot_reuse, work)
+            .read(&self.commits, self.reuse(), work)
             .map_err(storage_error);
         if let Ok(mut idle) = self.idle.lock() {
             idle.push(reader);
         }
         result
+    }
+
+    /// Snapshots are kept for `snapshot_reuse`, and begun once the writer has been quiet as
+    /// long.
+    fn reuse(&self) -> Reuse {
+        Reuse {
+            longest: self.options.snapshot_reuse,
+            quiet: self.options.snapshot_reuse,
+        }
     }
 
     /// Ends the idle readers' snapshots that are stale: a snapshot kept open behind later

@@ -316,11 +316,14 @@ async fn a_read_snapshot_is_reused_until_a_write_and_renewed_after_its_reuse_tim
             found.description
         }
     };
+    // Snapshots are begun once the writer has been quiet for the reuse time.
+    tokio::time::sleep(reuse + std::time::Duration::from_millis(500)).await;
     assert_eq!(read("n1").await, "kept");
     // Another process's change: unseen while the snapshot is reused...
     description(&file, "n1", "changed elsewhere");
     assert_eq!(read("n1").await, "kept");
-    // ...seen after this process's own write...
+    // ...seen after this process's own write (which ends the snapshot; while the writer is
+    // busy, reads keep none)...
     manipulate::create(&store, network("n2", "db"), &ctx)
         .await
         .expect("create");
@@ -335,6 +338,7 @@ async fn a_read_snapshot_is_reused_until_a_write_and_renewed_after_its_reuse_tim
 async fn idle_readers_release_their_snapshots_so_the_wal_can_be_emptied() {
     let reuse = std::time::Duration::from_millis(50);
     let (_dir, file, store) = store_with_n1("manipsql_snapshot_release", reuse).await;
+    tokio::time::sleep(2 * reuse).await;
     let _: ExternalNetwork = manipulate::retrieve(&store, "n1", &StoreContext::in_namespace("/"))
         .await
         .expect("read");

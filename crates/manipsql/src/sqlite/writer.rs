@@ -191,7 +191,7 @@ fn run_job(
 
 #[cfg(test)]
 mod tests {
-    use super::super::snapshot::Reader;
+    use super::super::snapshot::{Reader, Reuse};
     use super::*;
     use crate::sql::{Dialect, SqlValue};
     use std::time::Duration;
@@ -261,7 +261,12 @@ mod tests {
             .unwrap();
         let commits = Arc::new(Commits::default());
         let writer = Arc::new(Writer::start(conn, commits.clone()).unwrap());
-        // A reader that keeps its snapshot for as long as the writer counts no commit.
+        // A reader that keeps its snapshot for as long as the writer counts no commit, and
+        // begins one whenever it is not answering a commit.
+        const REUSE: Reuse = Reuse {
+            longest: Duration::from_secs(60),
+            quiet: Duration::ZERO,
+        };
         let reader = Arc::new(std::sync::Mutex::new(Reader::new(
             Connection::open(&path).unwrap(),
         )));
@@ -276,7 +281,7 @@ mod tests {
                     let seen: i64 = reader
                         .lock()
                         .unwrap()
-                        .read(&commits, Duration::from_secs(60), |conn| {
+                        .read(&commits, REUSE, |conn| {
                             conn.query_row("SELECT COUNT(*) FROM t WHERE id = ?1", [id], |row| {
                                 row.get(0)
                             })
@@ -298,5 +303,35 @@ mod tests {
             }
         }
         assert_eq!(stored, 180);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reader_keeping_its_snapshot_sees_each_answered_write() {
+        let dir = testkit::env::TempDir::new("manipsql_writer_snapshot");
+        let path = dir.path().join("writer.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .unwrap();
+        let commits = Arc::new(Commits::default());
+        let writer = Writer::start(conn, commits.clone()).unwrap();
+        let mut reader = Reader::new(Connection::open(&path).unwrap());
+        let reuse = Reuse {
+            longest: Duration::from_secs(60),
+            quiet: Duration::ZERO,
+        };
+        let mut count = || {
+            reader
+                .read(&commits, reuse, |conn| {
+                    conn.query_row("SELECT COUNT(*) FROM t", [], |row| row.get::<_, i64>(0))
+                })
+                .unwrap()
+        };
+        for id in 0..20 {
+            // A snapshot taken before the write...
+            assert_eq!(count(), id);
+            changed(&writer.write(vec![insert(id)], Returns::Changes).await).unwrap();
+            // ...is not the one read once the write is answered.
+            assert_eq!(count(), id + 1);
+        }
     }
 }
