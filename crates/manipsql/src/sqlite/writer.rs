@@ -252,21 +252,36 @@ mod tests {
         assert!(conn.is_autocommit(), "the transaction is committed");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_writes_are_each_answered_after_their_commit() {
-        let dir = testkit::env::TempDir::new("manipsql_writer");
+    /// Snapshots kept for a minute, and begun whenever the writer is not answering a commit.
+    const REUSE: Reuse = Reuse {
+        longest: Duration::from_secs(60),
+        quiet: Duration::ZERO,
+    };
+
+    /// A writer on a new WAL file holding table `t`: the folder, the file, the writer's
+    /// commit count and the writer.
+    fn start_writer(
+        name: &str,
+    ) -> (
+        testkit::env::TempDir,
+        std::path::PathBuf,
+        Arc<Commits>,
+        Writer,
+    ) {
+        let dir = testkit::env::TempDir::new(name);
         let path = dir.path().join("writer.db");
         let conn = Connection::open(&path).unwrap();
         conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY)")
             .unwrap();
         let commits = Arc::new(Commits::default());
-        let writer = Arc::new(Writer::start(conn, commits.clone()).unwrap());
-        // A reader that keeps its snapshot for as long as the writer counts no commit, and
-        // begins one whenever it is not answering a commit.
-        const REUSE: Reuse = Reuse {
-            longest: Duration::from_secs(60),
-            quiet: Duration::ZERO,
-        };
+        let writer = Writer::start(conn, commits.clone()).unwrap();
+        (dir, path, commits, writer)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_are_each_answered_after_their_commit() {
+        let (_dir, path, commits, writer) = start_writer("manipsql_writer");
+        let writer = Arc::new(writer);
         let reader = Arc::new(std::sync::Mutex::new(Reader::new(
             Connection::open(&path).unwrap(),
         )));
@@ -307,21 +322,11 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_reader_keeping_its_snapshot_sees_each_answered_write() {
-        let dir = testkit::env::TempDir::new("manipsql_writer_snapshot");
-        let path = dir.path().join("writer.db");
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE t (id INTEGER PRIMARY KEY)")
-            .unwrap();
-        let commits = Arc::new(Commits::default());
-        let writer = Writer::start(conn, commits.clone()).unwrap();
+        let (_dir, path, commits, writer) = start_writer("manipsql_writer_snapshot");
         let mut reader = Reader::new(Connection::open(&path).unwrap());
-        let reuse = Reuse {
-            longest: Duration::from_secs(60),
-            quiet: Duration::ZERO,
-        };
         let mut count = || {
             reader
-                .read(&commits, reuse, |conn| {
+                .read(&commits, REUSE, |conn| {
                     conn.query_row("SELECT COUNT(*) FROM t", [], |row| row.get::<_, i64>(0))
                 })
                 .unwrap()
