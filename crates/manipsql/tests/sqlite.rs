@@ -336,13 +336,16 @@ async fn a_read_snapshot_is_reused_until_a_write_and_renewed_after_its_reuse_tim
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_readers_release_their_snapshots_so_the_wal_can_be_emptied() {
-    let reuse = std::time::Duration::from_millis(50);
+    // Long enough that the snapshot is still kept when the checkpoint is tried, on a busy
+    // machine too.
+    let reuse = std::time::Duration::from_secs(1);
     let (_dir, file, store) = store_with_n1("manipsql_snapshot_release", reuse).await;
-    tokio::time::sleep(2 * reuse).await;
+    tokio::time::sleep(reuse + std::time::Duration::from_millis(200)).await;
     let _: ExternalNetwork = manipulate::retrieve(&store, "n1", &StoreContext::in_namespace("/"))
         .await
         .expect("read");
     assert!(checkpoint_blocked(&file), "the reader keeps its snapshot");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Past its reuse time, the sweep (every reuse period) ends it.
+    tokio::time::sleep(2 * reuse + std::time::Duration::from_millis(500)).await;
     assert!(!checkpoint_blocked(&file), "the idle reader let it go");
 }
