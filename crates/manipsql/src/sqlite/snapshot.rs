@@ -274,9 +274,11 @@ mod tests {
     fn no_snapshot_is_begun_until_the_writer_has_been_quiet() {
         let (_dir, writer, mut reader) = setup("manipsql_snapshot_quiet");
         let commits = Commits::default();
+        // Long enough that the read right after the commit comes within it, on a busy
+        // machine too.
         let reuse = Reuse {
             longest: Duration::from_secs(60),
-            quiet: Duration::from_millis(30),
+            quiet: Duration::from_millis(500),
         };
         // Never committed: quiet.
         count_rows(&mut reader, &commits, reuse);
@@ -286,7 +288,7 @@ mod tests {
         // Just committed: a transaction of its own, nothing kept.
         assert_eq!(count_rows(&mut reader, &commits, reuse), 1);
         assert!(!reader.holds_snapshot());
-        std::thread::sleep(Duration::from_millis(60));
+        std::thread::sleep(Duration::from_millis(600));
         assert_eq!(count_rows(&mut reader, &commits, reuse), 1);
         assert!(reader.holds_snapshot());
     }
