@@ -1,6 +1,6 @@
 //! The embedded backend: one SQLite file in WAL mode, with foreign keys on and a busy timeout.
 //! Reads run on a small pool of read-only connections, each keeping its snapshot from one read
-//! to the next while no write has made it stale (see [`snapshot`]); writes go to one writer
+//! to the next while the writer is quiet (see [`snapshot`]); writes go to one writer
 //! connection that commits them in groups (see [`writer`]).
 
 mod snapshot;
@@ -222,9 +222,13 @@ impl Pool {
     }
 }
 
-/// Every `snapshot_reuse`, ends the idle readers' stale snapshots, until the pool is dropped.
+/// The longest time between two sweeps of idle snapshots, whatever `snapshot_reuse` says.
+const LONGEST_SWEEP: Duration = Duration::from_secs(3600);
+
+/// Every `snapshot_reuse` (an hour at most), ends the idle readers' stale snapshots, until the
+/// pool is dropped.
 fn sweep_snapshots(pool: &Arc<Pool>) {
-    let period = pool.options.snapshot_reuse;
+    let period = pool.options.snapshot_reuse.min(LONGEST_SWEEP);
     if period.is_zero() {
         return;
     }
