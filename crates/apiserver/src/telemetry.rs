@@ -60,30 +60,27 @@ pub fn init(
     .with_filter(filter);
     let registry = tracing_subscriber::registry().with(logs);
     #[cfg(feature = "otlp")]
-    {
-        let (layer, flush) = match otlp_endpoint {
-            Some(endpoint) => {
-                let (layer, exporter, flush) = bahamut::otlp::pipeline(endpoint, "apiserver")
-                    .map_err(|e| format!("--otlp-endpoint: {e}"))?;
-                tokio::spawn(exporter.run());
-                (Some(layer.with_filter(traced_targets())), Some(flush))
-            }
-            None => (None, None),
-        };
-        registry.with(layer).init();
-        Ok(Telemetry { flush })
+    if let Some(endpoint) = otlp_endpoint {
+        let (layer, exporter, flush) = bahamut::otlp::pipeline(endpoint, "apiserver")
+            .map_err(|e| format!("--otlp-endpoint: {e}"))?;
+        tokio::spawn(exporter.run());
+        // Exported, each request's span opens with the request.
+        registry.with(layer.with_filter(traced_targets())).init();
+        return Ok(Telemetry { flush: Some(flush) });
     }
     #[cfg(not(feature = "otlp"))]
-    {
-        if otlp_endpoint.is_some() {
-            return Err(
-                "--otlp-endpoint: this apiserver was built without OTLP export; build it with `cargo build --release -p apiserver --features otlp`"
-                    .into(),
-            );
-        }
-        registry.init();
-        Ok(Telemetry {})
+    if otlp_endpoint.is_some() {
+        return Err(
+            "--otlp-endpoint: this apiserver was built without OTLP export; build it with `cargo build --release -p apiserver --features otlp`"
+                .into(),
+        );
     }
+    // Logs only: a request's span opens with its first line, if it writes one.
+    bahamut::DeferredSpans::new(registry).init();
+    Ok(Telemetry {
+        #[cfg(feature = "otlp")]
+        flush: None,
+    })
 }
 
 /// The spans exported: the server's and the stack's, down to debug level (where the

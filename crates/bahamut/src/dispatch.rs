@@ -110,13 +110,10 @@ async fn pipeline(
         Ok(r) => Box::new(r),
         Err(errors) => return fail(errors, None),
     };
-    // One record of the three: each record finds the span again and formats into its fields.
-    let span = tracing::Span::current();
-    tracing::record_all!(
-        span,
-        identity = %request.identity.name,
-        operation = %request.operation.as_str(),
-        namespace = %request.namespace,
+    crate::request_span::record_model(
+        request.identity.name,
+        request.operation.as_str(),
+        &request.namespace,
     );
     if let Some(errors) = rate_limited(inner, &request) {
         if let Some(metrics) = &options.metrics {

@@ -58,6 +58,7 @@ mod processor;
 pub mod profiling;
 pub mod push;
 pub mod ratelimit;
+mod request_span;
 mod response;
 mod router;
 mod server;
@@ -85,6 +86,7 @@ pub use options::{ErrorTransformer, Marshal, Marshaller, Options, Unmarshaller};
 pub use processor::{Items, NotImplemented, Page, Processor, ProcessorContext, Retrieved};
 pub use push::{PushOptions, Pusher};
 pub use ratelimit::RateLimit;
+pub use request_span::DeferredSpans;
 pub use server::{Server, ServerError};
 
 /// A boxed, sendable future.

@@ -22,7 +22,6 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use tracing::Instrument;
 
 use crate::HttpResponse;
 use crate::connection::{
@@ -32,6 +31,7 @@ use crate::endpoint::Endpoint;
 use crate::meta::{RouteInfo, openapi_for, routes_for, to_json_indented};
 use crate::options::{Options, RouteHandler};
 use crate::processor::Processor;
+use crate::request_span::{RequestFields, RequestSpan};
 use crate::response::{
     Finish, bare, error_response, meta, method_not_allowed, not_found, preflight,
 };
@@ -627,9 +627,9 @@ async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors>
 }
 
 /// Answers one request: its id ([`elemental::request_id`]) goes into the `X-Request-ID`
-/// response header, the `trace` of its errors and a `request` span around its log lines; the
-/// span is the server's in the client's W3C trace (`traceparent`), and records the identity,
-/// operation, namespace and status.
+/// response header, the `trace` of its errors and a `request` span around its log lines
+/// ([`crate::request_span`]); the span is the server's in the client's W3C trace
+/// (`traceparent`), and records the identity, operation, namespace and status.
 async fn handle(
     inner: Arc<ServerState>,
     request: http::Request<Incoming>,
@@ -639,25 +639,8 @@ async fn handle(
     let parent = TraceContext::from_headers(request.headers());
     let trace = TraceContext::child_of(parent.as_ref());
     let method = request.method().clone();
-    // At error level, so that the id stays on the request's log lines whatever the level kept.
-    let span = tracing::error_span!(
-        "request",
-        id = %request_id,
-        method = %method,
-        trace_id = %elemental::Hex(&trace.trace_id),
-        span_id = %elemental::Hex(&trace.span_id),
-        parent_span_id = tracing::field::Empty,
-        identity = tracing::field::Empty,
-        operation = tracing::field::Empty,
-        namespace = tracing::field::Empty,
-        status = tracing::field::Empty,
-    );
-    if let Some(parent) = &parent {
-        span.record(
-            "parent_span_id",
-            tracing::field::display(elemental::Hex(&parent.span_id)),
-        );
-    }
+    let fields = RequestFields::new(request_id.clone(), method.clone(), trace, parent.as_ref());
+    let mut span = RequestSpan::start(fields);
     let metrics = inner.options.metrics.clone();
     let started = std::time::Instant::now();
     let version = request.version();
@@ -671,11 +654,9 @@ async fn handle(
         request_id: &request_id,
         trace,
     };
-    // Awaited pinned in place, so that the span is still at hand for its status afterwards
-    // without a clone of it (each clone and its drop look the span up in the registry).
-    let mut responding = std::pin::pin!(respond(inner.clone(), request, origin).instrument(span));
-    let (mut response, endpoint) = responding.as_mut().await;
-    let span = responding.span();
+    let mut responding = std::pin::pin!(respond(inner.clone(), request, origin));
+    let (mut response, endpoint) =
+        std::future::poll_fn(|cx| span.poll_in(responding.as_mut(), cx)).await;
     let headers = response.headers_mut();
     if version >= http::Version::HTTP_2 {
         // HTTP/2 has no connection-level headers; a drain sends GOAWAY instead.
@@ -687,7 +668,7 @@ async fn handle(
         );
     }
     let code = response.status().as_u16();
-    span.record("status", code);
+    span.record_status(code);
     let took = started.elapsed();
     if let Some(metrics) = &metrics {
         metrics.request_finished(&method, endpoint, code, took);

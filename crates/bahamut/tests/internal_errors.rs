@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use bahamut::{Errors, Processor, ProcessorContext, Server};
 use testkit::{request, send};
 use todo::model::{List, manager};
+use tracing_subscriber::util::SubscriberInitExt;
 
 struct Failing;
 
@@ -46,11 +47,14 @@ impl Write for Captured {
 async fn a_500_hides_its_detail_from_the_client_and_logs_it_with_the_trace() {
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt()
+    // The request spans deferred, as the apiserver has them: the lines must carry them all
+    // the same.
+    let logs = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .with_max_level(tracing::Level::WARN)
-        .init();
+        .finish();
+    bahamut::DeferredSpans::new(logs).init();
     let s = testkit::start(|o| {
         let mut server = Server::new(o.with_model(0, manager()));
         server.register_processor(Failing)?;

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use bahamut::{CorsPolicy, Options};
+use tracing_subscriber::util::SubscriberInitExt;
 
 const USAGE: &str =
     "usage: todo [--listen ADDR] [--health ADDR] [--cors _mirror_|ORIGIN,...] [--name NAME] [--push]
@@ -130,10 +131,11 @@ async fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         );
+    // A request's span opens with its first line, if it writes one.
     match colours {
-        true => logs.init(),
+        true => bahamut::DeferredSpans::new(logs.finish()).init(),
         // The same text for less work per request.
-        false => logs.fmt_fields(bahamut::PlainFields).init(),
+        false => bahamut::DeferredSpans::new(logs.fmt_fields(bahamut::PlainFields).finish()).init(),
     }
     let options = match options(std::env::args().skip(1)) {
         Ok(options) => options,
