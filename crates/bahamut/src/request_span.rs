@@ -46,6 +46,12 @@ static METADATA: Metadata<'static> = Metadata::new(
     Kind::SPAN,
 );
 
+/// The span's fields, in [`FIELD_NAMES`]' order.
+fn fields() -> &'static [Field] {
+    static FIELDS: std::sync::OnceLock<Vec<Field>> = std::sync::OnceLock::new();
+    FIELDS.get_or_init(|| METADATA.fields().iter().collect())
+}
+
 /// What the span says of a request when it opens.
 pub(crate) struct RequestFields {
     /// The request id ([`elemental::request_id`]).
@@ -99,7 +105,7 @@ impl RequestFields {
             namespace.as_ref().map(|v| v as &dyn Value),
             None,
         ];
-        let fields: Vec<Field> = METADATA.fields().iter().collect();
+        let fields = fields();
         let entries: [(&Field, Option<&dyn Value>); 9] =
             std::array::from_fn(|i| (&fields[i], values[i]));
         f(&METADATA.fields().value_set(&entries))
@@ -174,17 +180,8 @@ impl RequestSpan {
                 future.poll(cx)
             }
             Mode::Deferred { dispatch, state } => {
-                if let Some(id) = state.as_ref().and_then(|s| s.span.as_ref()) {
-                    dispatch.enter(id);
-                }
-                let polled = Polled::install(state);
-                let result = future.poll(cx);
-                drop(polled);
-                // Opened before this poll or during it, the span is left now.
-                if let Some(id) = state.as_ref().and_then(|s| s.span.as_ref()) {
-                    dispatch.exit(id);
-                }
-                result
+                let _polled = Polled::install(state, dispatch);
+                future.poll(cx)
             }
         }
     }
@@ -214,17 +211,26 @@ impl Drop for RequestSpan {
     }
 }
 
-/// A deferred request's state moved into [`POLLED`] for one poll, and moved back (the
-/// previous one restored) when dropped, also if the poll panics.
+/// A deferred request's state moved into [`POLLED`] for one poll, its span (if open) entered;
+/// when dropped, also if the poll panics, the span is left and the state moved back (the
+/// previous one restored).
 struct Polled<'a> {
     home: &'a mut Option<Deferred>,
     previous: Option<Deferred>,
+    dispatch: &'a Dispatch,
 }
 
 impl<'a> Polled<'a> {
-    fn install(home: &'a mut Option<Deferred>) -> Self {
+    fn install(home: &'a mut Option<Deferred>, dispatch: &'a Dispatch) -> Self {
+        if let Some(id) = home.as_ref().and_then(|s| s.span.as_ref()) {
+            dispatch.enter(id);
+        }
         let previous = POLLED.with(|polled| polled.replace(home.take()));
-        Self { home, previous }
+        Self {
+            home,
+            previous,
+            dispatch,
+        }
     }
 }
 
@@ -232,6 +238,10 @@ impl Drop for Polled<'_> {
     fn drop(&mut self) {
         let previous = self.previous.take();
         *self.home = POLLED.with(|polled| polled.replace(previous));
+        // Opened before this poll or during it, the span is left now.
+        if let Some(id) = self.home.as_ref().and_then(|s| s.span.as_ref()) {
+            self.dispatch.exit(id);
+        }
     }
 }
 
@@ -260,7 +270,7 @@ fn record(dispatch: &Dispatch, id: &Id, values: &[(&str, &dyn Value)]) {
 /// Records the model request's identity, operation and namespace on the current request's
 /// span: kept for the span's opening when it is deferred, recorded on it when it is open.
 pub(crate) fn record_model(identity: &'static str, operation: &'static str, namespace: &str) {
-    let deferred = POLLED.with(|polled| {
+    let deferred = POLLED.try_with(|polled| {
         let Ok(mut polled) = polled.try_borrow_mut() else {
             return false;
         };
@@ -284,7 +294,7 @@ pub(crate) fn record_model(identity: &'static str, operation: &'static str, name
         }
         true
     });
-    if !deferred {
+    if !deferred.unwrap_or(false) {
         // One record of the three: each record finds the span again and formats into its
         // fields.
         let span = Span::current();
@@ -342,7 +352,7 @@ impl DeferredSpans {
     /// asked for yet. Returns whether the filters were asked (they then hold the span's
     /// verdict, not that of what was being dispatched).
     fn open_pending(&self) -> bool {
-        POLLED.with(|polled| {
+        let opened = POLLED.try_with(|polled| {
             let Ok(mut polled) = polled.try_borrow_mut() else {
                 return false;
             };
@@ -359,7 +369,9 @@ impl DeferredSpans {
             self.inner.enter(&id);
             state.span = Some(id);
             true
-        })
+        });
+        // No thread-local any more: the thread is ending, and polls no request.
+        opened.unwrap_or(false)
     }
 }
 
@@ -699,6 +711,33 @@ mod tests {
         assert!(
             text.contains("parent_span_id=00f067aa0ba902b7}:child{step=1}: bahamut::request_span::tests: inside\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_deferred_request_whose_poll_panics_leaves_its_span() {
+        let text = logged(true, || {
+            let mut span = RequestSpan::start(fields());
+            let mut future = pin!(async {
+                tracing::info!("about to fail");
+                panic!("the request fails");
+            });
+            let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+            let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = span.poll_in(future.as_mut(), &mut cx);
+            }));
+            assert!(polled.is_err());
+            tracing::info!("after the panic");
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].contains("}: bahamut::request_span::tests: about to fail"),
+            "{text}"
+        );
+        assert_eq!(
+            lines[1],
+            " INFO bahamut::request_span::tests: after the panic"
         );
     }
 
