@@ -5,7 +5,8 @@
 //! read-only mode, rate limits, validation, events, audit), meta routes, CORS, request ids
 //! (`X-Request-ID`), TLS and mutual TLS with HTTP/2 (see [`tls`]), a `request` span per request
 //! in the client's W3C trace with an optional access log, a cheaper formatter of log fields for
-//! text logs ([`PlainFields`]) (and, with the `otlp` feature, export of the spans to an
+//! text logs ([`PlainFields`]), a subscriber wrapper that opens a request's span only when the
+//! request logs ([`DeferredSpans`]) (and, with the `otlp` feature, export of the spans to an
 //! OpenTelemetry collector), a health server with custom stats and Prometheus
 //! metrics (see [`metrics`]),
 //! a push server (websocket sessions on `/events`, in-process or NATS pub/sub, resume with
