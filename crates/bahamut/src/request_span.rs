@@ -35,6 +35,7 @@ static FIELD_NAMES: [&str; 9] = [
 
 static CALLSITE: DefaultCallsite = DefaultCallsite::new(&METADATA);
 
+/// At error level, so that the request's id stays on its log lines whatever level is kept.
 static METADATA: Metadata<'static> = Metadata::new(
     "request",
     TARGET,
