@@ -56,13 +56,13 @@ fn fields() -> &'static [Field] {
 /// What the span says of a request when it opens.
 pub(crate) struct RequestFields {
     /// The request id ([`elemental::request_id`]).
-    pub(crate) id: String,
+    id: String,
     /// The HTTP method.
-    pub(crate) method: http::Method,
+    method: http::Method,
     /// The server's span in the request's trace.
-    pub(crate) trace: TraceContext,
+    trace: TraceContext,
     /// The client's span, from its `traceparent`.
-    pub(crate) parent_span_id: Option<[u8; 8]>,
+    parent_span_id: Option<[u8; 8]>,
     /// The model request's identity, operation and namespace, once known.
     model: Option<ModelFields>,
 }
