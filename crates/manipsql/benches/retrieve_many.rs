@@ -2,8 +2,9 @@
 //! backend (the baseline), SQLite and PostgreSQL (when `APISERVER_TEST_POSTGRES_URL` is set).
 //! Prints p50 / p99 latencies of three queries (page 3 of 100 with the exact total, 100 objects
 //! after a cursor nine tenths into the matching set, page 3 with `X-Count-Mode: estimated`) and
-//! their ratios to the in-memory backend (which always counts exactly). `BENCH_OBJECTS` changes the number of objects, `BENCH_RUNS` the timed runs of each query (300);
-//! `BENCH_SQLITE_FILE` keeps the SQLite file.
+//! their ratios to the in-memory backend (which always counts exactly). `BENCH_OBJECTS` changes
+//! the number of objects, `BENCH_RUNS` the timed runs of each query (300); `BENCH_SQLITE_FILE`
+//! keeps the SQLite file, `BENCH_POSTGRES_KEEP=1` the PostgreSQL schema (its name is printed).
 //!
 //! ```sh
 //! APISERVER_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
@@ -232,7 +233,11 @@ fn main() {
                 run_sql(&url, &format!("VACUUM (ANALYZE) {table}")).await;
                 let p50s = time_queries("postgres", postgres).await;
                 ratios("postgres", &p50s, &baseline);
-                run_sql(&url, &format!("DROP SCHEMA \"{schema}\" CASCADE")).await;
+                if std::env::var("BENCH_POSTGRES_KEEP").is_ok_and(|keep| keep == "1") {
+                    println!("postgres: schema \"{schema}\" kept");
+                } else {
+                    run_sql(&url, &format!("DROP SCHEMA \"{schema}\" CASCADE")).await;
+                }
             }
             _ => println!("postgres: skipped (APISERVER_TEST_POSTGRES_URL not set)"),
         }

@@ -1,5 +1,5 @@
-//! The PostgreSQL backend: `tokio-postgres` with a `deadpool` pool, prepared statements cached
-//! per connection. Several apiservers can share one database: migrations take an advisory lock.
+//! The PostgreSQL backend: `tokio-postgres` with a `deadpool` pool, the statements of one-row
+//! reads and of writes prepared once per connection. Several apiservers can share one database: migrations take an advisory lock.
 
 use std::sync::Arc;
 
@@ -103,29 +103,41 @@ fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
-/// The statement of `sql`, prepared once per connection, and its parameters.
+/// The statement of `sql` and its parameters. A statement that reads one row (by a unique
+/// key, or a write) is prepared once per connection. One that may read many rows is prepared
+/// for this run alone: PostgreSQL plans a cached statement with its parameters' values for
+/// its first five runs, then may switch to a generic plan that ignores them, and a generic
+/// plan of a list or a count can be several times slower (a bitmap scan of the namespace index
+/// reading every matching row, where the values allow an index-only count through the list
+/// index). Planning again costs a fraction of a millisecond; such a query costs milliseconds.
 async fn prepared<C: GenericClient>(
     client: &C,
     sql: Sql,
+    reach: Reach,
 ) -> Result<(tokio_postgres::Statement, Vec<Param>), ManipulateError> {
-    let statement = client
-        .prepare_cached(&sql.text)
-        .await
-        .map_err(storage_error)?;
+    let statement = match reach {
+        Reach::OneRow => client.prepare_cached(&sql.text).await,
+        Reach::Rows => client.prepare(&sql.text).await,
+    }
+    .map_err(storage_error)?;
     Ok((statement, bind(sql.params)))
 }
 
-async fn run<C: GenericClient>(client: &C, sql: Sql) -> Result<Vec<Row>, ManipulateError> {
-    let (statement, params) = prepared(client, sql).await?;
+async fn run<C: GenericClient>(
+    client: &C,
+    sql: Sql,
+    reach: Reach,
+) -> Result<Vec<Row>, ManipulateError> {
+    let (statement, params) = prepared(client, sql, reach).await?;
     client
         .query(&statement, &refs(&params))
         .await
         .map_err(storage_error)
 }
 
-/// Runs a statement; how many rows it changed.
+/// Runs a statement that writes; how many rows it changed.
 async fn execute<C: GenericClient>(client: &C, sql: Sql) -> Result<u64, ManipulateError> {
-    let (statement, params) = prepared(client, sql).await?;
+    let (statement, params) = prepared(client, sql, Reach::OneRow).await?;
     client
         .execute(&statement, &refs(&params))
         .await
@@ -155,24 +167,25 @@ struct PostgresExecutor {
 
 impl PostgresExecutor {
     /// Runs the statements (in one transaction when there are several) and returns the rows
-    /// of `table` the last one returns.
+    /// of `table` the last one returns; `reach` is the last one's.
     async fn query_rows(
         &self,
         mut statements: Vec<Sql>,
         table: Arc<TableSchema>,
+        reach: Reach,
     ) -> Result<Vec<manipulate::Row>, ManipulateError> {
         let Some(last) = statements.pop() else {
             return Ok(Vec::new());
         };
         let mut client = self.pool.get().await.map_err(pool_error)?;
         let rows = if statements.is_empty() {
-            run(&client, last).await?
+            run(&client, last, reach).await?
         } else {
             let tx = client.transaction().await.map_err(storage_error)?;
             for sql in statements {
-                run(&tx, sql).await?;
+                run(&tx, sql, Reach::OneRow).await?;
             }
-            let rows = run(&tx, last).await?;
+            let rows = run(&tx, last, reach).await?;
             tx.commit().await.map_err(storage_error)?;
             rows
         };
@@ -187,9 +200,9 @@ impl Executor for PostgresExecutor {
         &self,
         select: Sql,
         table: Arc<TableSchema>,
-        _reach: Reach,
+        reach: Reach,
     ) -> BoxFuture<'_, Result<Vec<manipulate::Row>, ManipulateError>> {
-        Box::pin(self.query_rows(vec![select], table))
+        Box::pin(self.query_rows(vec![select], table, reach))
     }
 
     fn written_rows(
@@ -197,13 +210,13 @@ impl Executor for PostgresExecutor {
         statements: Vec<Sql>,
         table: Arc<TableSchema>,
     ) -> BoxFuture<'_, Result<Vec<manipulate::Row>, ManipulateError>> {
-        Box::pin(self.query_rows(statements, table))
+        Box::pin(self.query_rows(statements, table, Reach::OneRow))
     }
 
-    fn count(&self, sql: Sql, _reach: Reach) -> BoxFuture<'_, Result<u64, ManipulateError>> {
+    fn count(&self, sql: Sql, reach: Reach) -> BoxFuture<'_, Result<u64, ManipulateError>> {
         Box::pin(async move {
             let client = self.pool.get().await.map_err(pool_error)?;
-            let rows = run(&client, sql).await?;
+            let rows = run(&client, sql, reach).await?;
             let n: i64 = rows
                 .first()
                 .ok_or_else(|| ManipulateError::Internal("a count returned no row".into()))?
@@ -216,7 +229,7 @@ impl Executor for PostgresExecutor {
     fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>> {
         Box::pin(async move {
             let client = self.pool.get().await.map_err(pool_error)?;
-            let rows = run(&client, sql).await?;
+            let rows = run(&client, sql, Reach::OneRow).await?;
             rows.first()
                 .map(|row| row.try_get::<_, String>(0))
                 .transpose()
@@ -277,7 +290,7 @@ async fn migrate(pool: &Pool, schema: &Schema, db_schema: Option<&str>) -> Resul
         );
     }
     for sql in migrate::plan(schema, Dialect::Postgres, &recorded)? {
-        run(&tx, sql)
+        run(&tx, sql, Reach::Rows)
             .await
             .map_err(|e| SqlError::Migration(e.to_string()))?;
     }
@@ -327,4 +340,70 @@ pub async fn open_postgres(
         Dialect::Postgres,
         Arc::new(PostgresExecutor { pool }),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An executor on one connection, so that a test sees the statements it keeps.
+    fn one_connection(url: &str) -> PostgresExecutor {
+        let config: tokio_postgres::Config = url.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(1)
+            .build()
+            .unwrap_or_else(|e| panic!("pool: {e}"));
+        PostgresExecutor { pool }
+    }
+
+    fn count_of_classes() -> Sql {
+        let mut sql = Sql::new(Dialect::Postgres);
+        sql.push("SELECT COUNT(*) FROM pg_class WHERE relname <> ")
+            .push_param(SqlValue::Text("no such class".into()));
+        sql
+    }
+
+    /// How many statements the connection keeps with the text of `sql`, and how many generic
+    /// plans they were run with.
+    async fn kept(executor: &PostgresExecutor, sql: &Sql) -> (i64, i64) {
+        let client = executor.pool.get().await.unwrap_or_else(|e| panic!("{e}"));
+        let row = client
+            .query_one(
+                "SELECT COUNT(*), COALESCE(SUM(generic_plans), 0)::bigint \
+                 FROM pg_prepared_statements WHERE statement = $1",
+                &[&sql.text],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        (row.get(0), row.get(1))
+    }
+
+    #[tokio::test]
+    async fn a_query_of_many_rows_is_planned_with_its_values_at_each_run() {
+        let Some(url) = testkit::env::postgres_url(
+            "a_query_of_many_rows_is_planned_with_its_values_at_each_run",
+        ) else {
+            return;
+        };
+        let executor = one_connection(&url);
+        // PostgreSQL may switch a kept statement to a generic plan from its sixth run on.
+        for _ in 0..7 {
+            let counted = executor.count(count_of_classes(), Reach::Rows).await;
+            assert!(counted.is_ok_and(|n| n > 0));
+        }
+        assert_eq!(kept(&executor, &count_of_classes()).await, (0, 0));
+        // A one-row read keeps its statement: one parse for the connection's life.
+        for _ in 0..2 {
+            let counted = executor.count(count_of_classes(), Reach::OneRow).await;
+            assert!(counted.is_ok_and(|n| n > 0));
+        }
+        assert_eq!(kept(&executor, &count_of_classes()).await.0, 1);
+    }
 }
