@@ -1,8 +1,9 @@
 //! Push load: N push sessions on one apiserver process (memory store), W writes per second
 //! for D seconds. Prints how many events were delivered (expected: sessions x writes), the
 //! p50 / p99 delivery latency (event timestamp to receipt by the client), and the server's
-//! resident memory idle, with the sessions open, and at the end. A first run with one session
-//! is the baseline.
+//! resident memory idle, with the sessions open, and at the end, and the server's CPU time per
+//! delivered event (user and system, from the first write to the last delivery). A first run
+//! with one session is the baseline.
 //!
 //! ```sh
 //! cargo bench -p apiserver --bench push_load            # 1,000 sessions, 100 writes/s, 30 s
@@ -41,6 +42,22 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
+/// The CPU time the process has used (user and system), from `/proc` (zero if unreadable).
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's name (which ends at the last ')'): utime and stime are
+    // the 12th and 13th, in clock ticks.
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after_name
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|t| t.parse::<u64>().ok())
+        .sum();
+    // The kernel's USER_HZ, 100 on Linux.
+    Duration::from_millis(ticks * 10)
+}
+
 /// What the bench reads of an event: its time of publication (the rest is skipped unread, so
 /// that the thousand clients measure the server rather than their own decoding).
 #[derive(serde::Deserialize)]
@@ -57,6 +74,8 @@ struct Outcome {
     rss_idle_mib: f64,
     rss_sessions_mib: f64,
     rss_end_mib: f64,
+    /// The server's CPU time from the first write to the last delivery, per delivered event.
+    cpu_per_event_us: f64,
 }
 
 async fn run(sessions: u64, writes_per_second: u64, seconds: u64) -> Outcome {
@@ -95,6 +114,7 @@ async fn run(sessions: u64, writes_per_second: u64, seconds: u64) -> Outcome {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_sessions = rss_kib(pid);
+    let cpu_before = cpu_time(pid);
     let started = Instant::now();
     let interval = Duration::from_secs(1) / writes_per_second as u32;
     let mut ticker = tokio::time::interval(interval);
@@ -115,6 +135,7 @@ async fn run(sessions: u64, writes_per_second: u64, seconds: u64) -> Outcome {
         let _ = reader.await;
     }
     let rss_end = rss_kib(pid);
+    let cpu = cpu_time(pid).saturating_sub(cpu_before);
     server.terminate();
     let mut all = std::mem::take(&mut *latencies.lock().await);
     all.sort_unstable();
@@ -135,19 +156,21 @@ async fn run(sessions: u64, writes_per_second: u64, seconds: u64) -> Outcome {
         rss_idle_mib: rss_idle as f64 / 1024.0,
         rss_sessions_mib: rss_sessions as f64 / 1024.0,
         rss_end_mib: rss_end as f64 / 1024.0,
+        cpu_per_event_us: cpu.as_secs_f64() * 1e6 / delivered.load(Ordering::Relaxed).max(1) as f64,
     }
 }
 
 fn report(name: &str, sessions: u64, o: &Outcome) {
     println!(
-        "{name:<9} sessions {sessions:>5}  delivered {}/{}  latency p50 {:.2} ms  p99 {:.2} ms  RSS idle {:.1} MiB, with sessions {:.1} MiB, end {:.1} MiB",
+        "{name:<9} sessions {sessions:>5}  delivered {}/{}  latency p50 {:.2} ms  p99 {:.2} ms  RSS idle {:.1} MiB, with sessions {:.1} MiB, end {:.1} MiB  server CPU {:.2} µs per delivered event",
         o.delivered,
         o.expected,
         o.p50_ms,
         o.p99_ms,
         o.rss_idle_mib,
         o.rss_sessions_mib,
-        o.rss_end_mib
+        o.rss_end_mib,
+        o.cpu_per_event_us
     );
 }
 

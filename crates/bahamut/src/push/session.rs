@@ -492,6 +492,9 @@ async fn serve(
     }
     let options = session.push.options.clone();
     let mut stop = session.push.stop.clone();
+    // One wait for the whole session: a wait made anew at each turn of the loop would join
+    // and leave the stop signal's list of waiters (shared by every session) at each event.
+    let mut stopped = std::pin::pin!(stopping(&mut stop));
     let mut ping = tokio::time::interval(options.ping_interval);
     ping.tick().await;
     let mut last_seen = Instant::now();
@@ -539,7 +542,7 @@ async fn serve(
                     return End::Left;
                 }
             }
-            () = stopping(&mut stop) => {
+            () = &mut stopped => {
                 return End::Close(CloseCode::Away, "server shutting down".into());
             }
         }
