@@ -6,7 +6,7 @@ use std::sync::Arc;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
 use manipulate::{BoxFuture, ManipulateError};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{NoTls, Row};
 
 use crate::SqlError;
@@ -103,41 +103,75 @@ fn refs(params: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
-/// The statement of `sql` and its parameters. A statement that reads one row (by a unique
-/// key, or a write) is prepared once per connection. One that may read many rows is prepared
-/// for this run alone: PostgreSQL plans a cached statement with its parameters' values for
-/// its first five runs, then may switch to a generic plan that ignores them, and a generic
-/// plan of a list or a count can be several times slower (a bitmap scan of the namespace index
-/// reading every matching row, where the values allow an index-only count through the list
-/// index). Planning again costs a fraction of a millisecond; such a query costs milliseconds.
+/// The statement of `sql`, prepared once per connection, and its parameters.
 async fn prepared<C: GenericClient>(
     client: &C,
     sql: Sql,
-    reach: Reach,
 ) -> Result<(tokio_postgres::Statement, Vec<Param>), ManipulateError> {
-    let statement = match reach {
-        Reach::OneRow => client.prepare_cached(&sql.text).await,
-        Reach::Rows => client.prepare(&sql.text).await,
-    }
-    .map_err(storage_error)?;
+    let statement = client
+        .prepare_cached(&sql.text)
+        .await
+        .map_err(storage_error)?;
     Ok((statement, bind(sql.params)))
 }
 
-async fn run<C: GenericClient>(
-    client: &C,
-    sql: Sql,
-    reach: Reach,
-) -> Result<Vec<Row>, ManipulateError> {
-    let (statement, params) = prepared(client, sql, reach).await?;
+/// Runs a statement prepared once per connection (one-row reads, writes, migrations).
+async fn run<C: GenericClient>(client: &C, sql: Sql) -> Result<Vec<Row>, ManipulateError> {
+    let (statement, params) = prepared(client, sql).await?;
     client
         .query(&statement, &refs(&params))
         .await
         .map_err(storage_error)
 }
 
+/// The type of a parameter as PostgreSQL receives it: the type its placeholder is cast to
+/// ([`Sql::param`]: `$n::text`, `::int8`, `::float8`, `::bool`; JSON goes as text, then
+/// `::jsonb`).
+fn param_type(value: &SqlValue) -> Type {
+    match value {
+        SqlValue::Int(_) | SqlValue::Null(ColumnKind::Integer) => Type::INT8,
+        SqlValue::Float(_) | SqlValue::Null(ColumnKind::Float) => Type::FLOAT8,
+        SqlValue::Bool(_) | SqlValue::Null(ColumnKind::Boolean) => Type::BOOL,
+        SqlValue::Text(_) | SqlValue::Json(_) | SqlValue::Null(_) => Type::TEXT,
+    }
+}
+
+/// Runs a statement that may read many rows (a list's page, a count) as an unnamed statement
+/// with typed parameters, in one round trip, so that PostgreSQL plans it with this run's
+/// values. A statement kept per connection is planned with its values for its first five runs
+/// only; PostgreSQL may then switch to a generic plan that ignores them, and a generic plan of
+/// a list or a count can be several times slower (a bitmap scan of the namespace index that
+/// reads every matching row, where the values allow a count of the list index alone).
+/// Planning again costs a fraction of a millisecond; such a query costs milliseconds.
+async fn run_planned(
+    client: &tokio_postgres::Client,
+    sql: Sql,
+) -> Result<Vec<Row>, ManipulateError> {
+    let types: Vec<Type> = sql.params.iter().map(param_type).collect();
+    let params = bind(sql.params);
+    let typed: Vec<(&(dyn ToSql + Sync), Type)> = refs(&params).into_iter().zip(types).collect();
+    client
+        .query_typed(&sql.text, &typed)
+        .await
+        .map_err(storage_error)
+}
+
+/// Runs a read on a pooled connection: a kept statement for one row, planned for this run for
+/// many ([`run_planned`]).
+async fn read(
+    client: &deadpool_postgres::Client,
+    sql: Sql,
+    reach: Reach,
+) -> Result<Vec<Row>, ManipulateError> {
+    match reach {
+        Reach::OneRow => run(client, sql).await,
+        Reach::Rows => run_planned(client, sql).await,
+    }
+}
+
 /// Runs a statement that writes; how many rows it changed.
 async fn execute<C: GenericClient>(client: &C, sql: Sql) -> Result<u64, ManipulateError> {
-    let (statement, params) = prepared(client, sql, Reach::OneRow).await?;
+    let (statement, params) = prepared(client, sql).await?;
     client
         .execute(&statement, &refs(&params))
         .await
@@ -179,13 +213,13 @@ impl PostgresExecutor {
         };
         let mut client = self.pool.get().await.map_err(pool_error)?;
         let rows = if statements.is_empty() {
-            run(&client, last, reach).await?
+            read(&client, last, reach).await?
         } else {
             let tx = client.transaction().await.map_err(storage_error)?;
             for sql in statements {
-                run(&tx, sql, Reach::OneRow).await?;
+                run(&tx, sql).await?;
             }
-            let rows = run(&tx, last, reach).await?;
+            let rows = run(&tx, last).await?;
             tx.commit().await.map_err(storage_error)?;
             rows
         };
@@ -216,7 +250,7 @@ impl Executor for PostgresExecutor {
     fn count(&self, sql: Sql, reach: Reach) -> BoxFuture<'_, Result<u64, ManipulateError>> {
         Box::pin(async move {
             let client = self.pool.get().await.map_err(pool_error)?;
-            let rows = run(&client, sql, reach).await?;
+            let rows = read(&client, sql, reach).await?;
             let n: i64 = rows
                 .first()
                 .ok_or_else(|| ManipulateError::Internal("a count returned no row".into()))?
@@ -229,7 +263,7 @@ impl Executor for PostgresExecutor {
     fn text(&self, sql: Sql) -> BoxFuture<'_, Result<Option<String>, ManipulateError>> {
         Box::pin(async move {
             let client = self.pool.get().await.map_err(pool_error)?;
-            let rows = run(&client, sql, Reach::OneRow).await?;
+            let rows = run(&client, sql).await?;
             rows.first()
                 .map(|row| row.try_get::<_, String>(0))
                 .transpose()
@@ -290,7 +324,7 @@ async fn migrate(pool: &Pool, schema: &Schema, db_schema: Option<&str>) -> Resul
         );
     }
     for sql in migrate::plan(schema, Dialect::Postgres, &recorded)? {
-        run(&tx, sql, Reach::Rows)
+        run(&tx, sql)
             .await
             .map_err(|e| SqlError::Migration(e.to_string()))?;
     }
@@ -383,6 +417,38 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         (row.get(0), row.get(1))
+    }
+
+    #[test]
+    fn each_parameter_is_sent_with_the_type_its_placeholder_is_cast_to() {
+        let kinds = [
+            ColumnKind::Text,
+            ColumnKind::Integer,
+            ColumnKind::Float,
+            ColumnKind::Boolean,
+            ColumnKind::Time,
+            ColumnKind::List,
+            ColumnKind::Json,
+        ];
+        let values = [
+            SqlValue::Text("a".into()),
+            SqlValue::Json("[]".into()),
+            SqlValue::Int(1),
+            SqlValue::Float(1.5),
+            SqlValue::Bool(true),
+        ]
+        .into_iter()
+        .chain(kinds.into_iter().map(SqlValue::Null));
+        for value in values {
+            let placeholder = format!("$1::{}", param_type(&value).name());
+            let mut sql = Sql::new(Dialect::Postgres);
+            sql.push_param(value);
+            assert!(
+                sql.text.starts_with(&placeholder),
+                "{} for {placeholder}",
+                sql.text
+            );
+        }
     }
 
     #[tokio::test]
