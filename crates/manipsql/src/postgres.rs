@@ -335,6 +335,21 @@ fn is_plain(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A pool of at most `size` connections (at least one) made with `config`.
+fn pool(
+    config: tokio_postgres::Config,
+    size: usize,
+) -> Result<Pool, deadpool_postgres::BuildError> {
+    let manager = Manager::from_config(
+        config,
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager).max_size(size.max(1)).build()
+}
+
 /// Connects to PostgreSQL for the identities of `manager`, and brings the tables up to date.
 pub async fn open_postgres(
     options: PostgresOptions,
@@ -353,17 +368,7 @@ pub async fn open_postgres(
         }
         config.options(format!("-c search_path={name}"));
     }
-    let manager = Manager::from_config(
-        config,
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
-    let pool = Pool::builder(manager)
-        .max_size(options.pool_size.max(1))
-        .build()
-        .map_err(|e| SqlError::Open(e.to_string()))?;
+    let pool = pool(config, options.pool_size).map_err(|e| SqlError::Open(e.to_string()))?;
     migrate(&pool, &schema, options.schema.as_deref()).await?;
     tracing::info!(
         schema = options.schema.as_deref().unwrap_or("(search path)"),
@@ -383,17 +388,7 @@ mod tests {
     /// An executor on one connection, so that a test sees the statements it keeps.
     fn one_connection(url: &str) -> PostgresExecutor {
         let config: tokio_postgres::Config = url.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(1)
-            .build()
-            .unwrap_or_else(|e| panic!("pool: {e}"));
+        let pool = pool(config, 1).unwrap_or_else(|e| panic!("pool: {e}"));
         PostgresExecutor { pool }
     }
 
