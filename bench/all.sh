@@ -44,7 +44,8 @@ awk '$1 != "memory" && /(GET|POST)/ {
   printf "  %-8s %-12s %6s %6s %6s\n", $1, request, $(NF - 2), $(NF - 1), $NF }' "$OUT/storage.txt"
 echo "lists: backend p50 / memory p50 (100k objects)"
 grep 'memory p50 =' "$OUT/lists.txt" | sed 's/^/  /'
-echo "push: 1,000 sessions / one session"
+echo "push: 1,000 sessions / one session (and the load run's own figures)"
 grep 'ratio' "$OUT/push.txt" | sed 's/^/  /'
+grep '^load' "$OUT/push.txt" | sed 's/^/  /'
 echo
 echo "full outputs: $OUT"
