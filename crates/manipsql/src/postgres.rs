@@ -1,5 +1,6 @@
 //! The PostgreSQL backend: `tokio-postgres` with a `deadpool` pool, the statements of one-row
-//! reads and of writes prepared once per connection. Several apiservers can share one database: migrations take an advisory lock.
+//! reads and of writes prepared once per connection. Several apiservers can share one
+//! database: migrations take an advisory lock.
 
 use std::sync::Arc;
 
