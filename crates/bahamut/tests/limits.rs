@@ -88,6 +88,31 @@ fn only_error(r: &RawResponse) -> (u16, String, String) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_body_sent_in_two_parts_within_the_body_timeout_is_answered() {
+    let s = start(|o| o.with_body_timeout(Duration::from_secs(5))).await;
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    let body = r#"{"name":"in two parts"}"#;
+    let head = format!(
+        "POST /lists HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(format!("{head}{}", &body[..10]).as_bytes())
+        .await
+        .unwrap();
+    // The server has read the head and part of the body: it waits for the rest.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    conn.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let raw = read_until_closed(&mut conn, Duration::from_secs(5))
+        .await
+        .expect("answered and closed");
+    let r = testkit::parse(&raw, false);
+    assert_eq!(r.status, 200);
+    let answered: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(answered["name"], "in two parts");
+    s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_slow_body_is_cut_off_while_other_requests_are_served() {
     let s = start(|o| o.with_body_timeout(Duration::from_millis(800))).await;
     let mut slow = TcpStream::connect(s.addr).await.unwrap();
