@@ -41,7 +41,7 @@ pub(crate) struct Origin<'a> {
 pub(crate) async fn handle_model(
     inner: Arc<ServerState>,
     parts: http::request::Parts,
-    path: &ModelPath,
+    path: ModelPath,
     body: Bytes,
     origin: Origin<'_>,
 ) -> (HttpResponse, Endpoint) {
@@ -73,7 +73,7 @@ type PipelineResult = (HttpResponse, Option<Box<Request>>, Option<Errors>);
 async fn pipeline(
     inner: &ServerState,
     parts: http::request::Parts,
-    path: &ModelPath,
+    path: ModelPath,
     body: Bytes,
     origin: Origin<'_>,
     finish: &Finish<'_>,

@@ -200,29 +200,37 @@ impl Request {
     ) -> Result<Request, Errors> {
         let path = ModelPath::parse(parts.uri.path(), context.api_prefix)
             .ok_or_else(|| invalid_path(parts))?;
-        Self::from_model_path(parts.clone(), &path, body, manager, context)
+        Self::from_model_path(parts.clone(), path, body, manager, context)
     }
 
     /// Reads an HTTP request whose path the router has already read into `path` (the same
-    /// steps as [`Request::from_http`] after the path); the request keeps the headers.
+    /// steps as [`Request::from_http`] after the path); the request keeps the headers, and the
+    /// path's ids.
     pub fn from_model_path(
         parts: http::request::Parts,
-        path: &ModelPath,
+        path: ModelPath,
         body: Bytes,
         manager: &dyn ModelManager,
         context: &RequestContext<'_>,
     ) -> Result<Request, Errors> {
-        let version = path.version.clone()?;
+        let version = path.version?;
         let (content_type, accept) = encodings_from_headers(&parts.headers)?;
 
         let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
-        let (identity, object_id, parent_identity, parent_id) = match path.components.as_slice() {
-            [c] => (category(c), "", Identity::ROOT, ""),
-            [c, id] => (category(c), id.as_str(), Identity::ROOT, ""),
-            [p, pid, c] => (category(c), "", category(p), pid.as_str()),
-            _ => return Err(invalid_path(&parts).into()),
-        };
-        let operation = operation_for(&parts.method, path.components.len())?;
+        let operation = operation_for(&parts.method, path.components.len());
+        let mut components = path.components.into_iter();
+        let (identity, object_id, parent_identity, parent_id) =
+            match (components.next(), components.next(), components.next()) {
+                (Some(c), None, None) => {
+                    (category(&c), String::new(), Identity::ROOT, String::new())
+                }
+                (Some(c), Some(id), None) => (category(&c), id, Identity::ROOT, String::new()),
+                (Some(p), Some(pid), Some(c)) if components.next().is_none() => {
+                    (category(&c), String::new(), category(&p), pid)
+                }
+                _ => return Err(invalid_path(&parts).into()),
+            };
+        let operation = operation?;
 
         let id = context
             .request_id
@@ -231,9 +239,9 @@ impl Request {
         request.version = version;
         request.content_type = content_type;
         request.accept = accept;
-        request.object_id = object_id.to_string();
+        request.object_id = object_id;
         request.parent_identity = parent_identity;
-        request.parent_id = parent_id.to_string();
+        request.parent_id = parent_id;
         if matches!(
             operation,
             Operation::Create | Operation::Update | Operation::Patch
@@ -255,6 +263,10 @@ impl Request {
     }
 
     fn read_builtin_parameters(&mut self, query: &mut Query) -> Result<(), Error> {
+        if query.is_empty() {
+            // Most requests have no query: nothing to look up, eight times.
+            return Ok(());
+        }
         if let Some(v) = take_integer(query, "page") {
             self.page = parse_count("page", &v)?;
         }
