@@ -1,6 +1,7 @@
 //! Writing responses: the headers every bahamut answer carries, error arrays, gzip.
 
 use std::io::Write;
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use elemental::{ACCEPTED_ENCODINGS, CountMode, EncodingType, Errors};
@@ -19,6 +20,8 @@ const X_COUNT_TOTAL: HeaderName = HeaderName::from_static("x-count-total");
 const X_COUNT_MODE: HeaderName = HeaderName::from_static("x-count-mode");
 const X_MESSAGES: HeaderName = HeaderName::from_static("x-messages");
 const X_NEXT: HeaderName = HeaderName::from_static("x-next");
+/// The header of the request id, which the server sets on every answer.
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What a model answer is made of, before headers are written.
 #[derive(Debug, Default)]
@@ -87,8 +90,6 @@ fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// An answer of a model route: `Accept`, CORS, `Content-Type`, `Vary`, `X-Count-Total`,
-/// `X-Messages`, `X-Next` (in the reference's order), gzip above the threshold.
 /// The `X-Count-Total` value: the `0` of every answer that is not a list is a constant (a
 /// number's value is built in a new buffer).
 fn count_total(count: u64) -> HeaderValue {
@@ -98,7 +99,65 @@ fn count_total(count: u64) -> HeaderValue {
     }
 }
 
+/// An answer of a model route: `Accept`, CORS, `Content-Type`, `Vary`, `X-Count-Total`,
+/// `X-Messages`, `X-Next` (in the reference's order), gzip above the threshold.
 pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpResponse {
+    let code = status(answer.status);
+    if is_plain(&answer, finish) {
+        let headers = plain_headers(answer.encoding, answer.count);
+        return build(code, headers, answer.body);
+    }
+    let (headers, body) = model_headers(answer, finish);
+    build(code, headers, body)
+}
+
+/// True when an answer has only the headers that every answer has: no CORS, no compression,
+/// no `Location`, `X-Count-Mode`, `X-Messages`, `X-Next` or cookies (most answers).
+fn is_plain(answer: &Answer, finish: &Finish<'_>) -> bool {
+    finish.cors.is_none()
+        && finish
+            .compression
+            .is_none_or(|threshold| answer.body.len() <= threshold)
+        && answer.location.is_none()
+        && answer.count_mode.is_none()
+        && answer.messages.is_empty()
+        && answer.next.is_none()
+        && answer.cookies.is_empty()
+}
+
+/// The headers of a plain answer in `encoding` with the total `count`: a copy of those that
+/// [`model_headers`] wrote once for that encoding (copying a map costs less than building it),
+/// and an empty `X-Request-ID` at the end for the server to fill in.
+fn plain_headers(encoding: EncodingType, count: u64) -> HeaderMap {
+    static JSON: OnceLock<HeaderMap> = OnceLock::new();
+    static MSGPACK: OnceLock<HeaderMap> = OnceLock::new();
+    let written = match encoding {
+        EncodingType::Json => &JSON,
+        EncodingType::Msgpack => &MSGPACK,
+    };
+    let written = written.get_or_init(|| {
+        let answer = Answer {
+            encoding,
+            ..Answer::default()
+        };
+        let finish = Finish {
+            origin: None,
+            cors: None,
+            compression: None,
+        };
+        let (mut headers, _) = model_headers(answer, &finish);
+        headers.insert(X_REQUEST_ID, HeaderValue::from_static(""));
+        headers
+    });
+    let mut headers = written.clone();
+    if count != 0 {
+        headers.insert(X_COUNT_TOTAL, count_total(count));
+    }
+    headers
+}
+
+/// The headers of any model answer, and its body (compressed if it is to be).
+fn model_headers(answer: Answer, finish: &Finish<'_>) -> (HeaderMap, Bytes) {
     // Room for these and the server's own (`X-Request-ID`) without growing.
     let mut headers = HeaderMap::with_capacity(8);
     headers.insert(
@@ -152,7 +211,7 @@ pub(crate) fn model_response(answer: Answer, finish: &Finish<'_>) -> HttpRespons
         headers.insert(X_NEXT, next);
     }
     crate::cookie::add_cookies(&mut headers, &answer.cookies);
-    build(status(answer.status), headers, body)
+    (headers, body)
 }
 
 /// An error array answer of a model route, in the client's encoding.
@@ -281,6 +340,75 @@ fn build(status: StatusCode, headers: HeaderMap, body: Bytes) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lines(headers: &HeaderMap) -> Vec<String> {
+        headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap_or("?")))
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_answer_has_the_headers_written_for_any_answer_in_their_order() {
+        let finish = Finish {
+            origin: None,
+            cors: None,
+            compression: None,
+        };
+        for encoding in [EncodingType::Json, EncodingType::Msgpack] {
+            for count in [0, 7] {
+                let answer = || Answer {
+                    status: 200,
+                    body: Bytes::from_static(b"{}"),
+                    encoding,
+                    count,
+                    ..Answer::default()
+                };
+                assert!(is_plain(&answer(), &finish));
+                let mut plain = model_response(answer(), &finish).headers().clone();
+                let (mut written, _) = model_headers(answer(), &finish);
+                plain.insert(X_REQUEST_ID, HeaderValue::from_static("id"));
+                written.insert(X_REQUEST_ID, HeaderValue::from_static("id"));
+                assert_eq!(lines(&plain), lines(&written), "{encoding:?}, {count}");
+            }
+        }
+        let answer = Answer {
+            status: 200,
+            count: 12,
+            ..Answer::default()
+        };
+        assert_eq!(
+            lines(model_response(answer, &finish).headers()),
+            [
+                "accept: application/msgpack,application/json",
+                "content-type: application/json; charset=UTF-8",
+                "vary: Accept-Encoding",
+                "x-count-total: 12",
+                "x-request-id: ",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_answer_with_a_message_is_not_plain_and_says_it() {
+        let finish = Finish {
+            origin: None,
+            cors: None,
+            compression: None,
+        };
+        let answer = Answer {
+            status: 200,
+            messages: vec!["hello".into()],
+            ..Answer::default()
+        };
+        assert!(!is_plain(&answer, &finish));
+        let response = model_response(answer, &finish);
+        assert_eq!(
+            response.headers().get(X_MESSAGES),
+            Some(&HeaderValue::from_static("hello"))
+        );
+        assert_eq!(response.headers().get(X_REQUEST_ID), None);
+    }
 
     #[test]
     fn gzip_negotiation() {

@@ -34,7 +34,7 @@ use crate::options::{Options, RouteHandler};
 use crate::processor::Processor;
 use crate::request_span::{RequestFields, RequestSpan};
 use crate::response::{
-    Finish, bare, error_response, meta, method_not_allowed, not_found, preflight,
+    Finish, X_REQUEST_ID, bare, error_response, meta, method_not_allowed, not_found, preflight,
 };
 use crate::router::{Route, route};
 use crate::state::ServerState;
@@ -685,9 +685,11 @@ async fn handle(
     if let Some(uri) = uri {
         access_log(&method, &uri, endpoint, &response, took, &request_id);
     }
-    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID_HEADER, value);
-    }
+    // A plain model answer has the header already, empty (`response::model_response`).
+    match http::HeaderValue::from_str(&request_id) {
+        Ok(value) => response.headers_mut().insert(X_REQUEST_ID, value),
+        Err(_) => response.headers_mut().remove(X_REQUEST_ID),
+    };
     response
 }
 
@@ -725,9 +727,6 @@ fn access_log(
         ),
     }
 }
-
-/// The response header that carries the request id.
-const REQUEST_ID_HEADER: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 async fn respond(
     inner: Arc<ServerState>,
