@@ -57,7 +57,8 @@ impl<'a> Finish<'a> {
         threshold: Option<usize>,
     ) -> Self {
         Self {
-            origin: cors.and(headers.get(http::header::ORIGIN)).cloned(),
+            // Looked up only when there is a policy.
+            origin: cors.and_then(|_| headers.get(http::header::ORIGIN).cloned()),
             cors,
             compression: threshold.filter(|_| accepts_gzip(headers)),
         }

@@ -748,7 +748,8 @@ async fn respond(
         }
     }
     let (parts, body) = request.into_parts();
-    let finish = Finish::new(&parts.headers, inner.options.cors.as_ref(), None);
+    // For the errors answered here (a model route's pipeline reads its own).
+    let finish = || Finish::new(&parts.headers, inner.options.cors.as_ref(), None);
     let body = match read_body(&inner, body).await {
         Ok(body) => body,
         Err(errors) => {
@@ -756,7 +757,7 @@ async fn respond(
             let mut response = error_response(
                 &errors.with_trace(request_id),
                 elemental::EncodingType::Json,
-                &finish,
+                &finish(),
             );
             response.headers_mut().insert(
                 http::header::CONNECTION,
@@ -814,14 +815,14 @@ async fn respond(
         ),
         Route::Preflight => match &inner.options.cors {
             Some(cors) => preflight(cors, &parts.headers),
-            None => method_not_allowed(&parts.method, &[], &finish, request_id),
+            None => method_not_allowed(&parts.method, &[], &finish(), request_id),
         },
         Route::MethodNotAllowed(shape, path) => {
             // A model path: the methods its relationships allow; another path: its own.
             let allowed = path
                 .and_then(|path| crate::dispatch::path_allowed_methods(&inner.options, &path))
                 .unwrap_or_else(|| shape.to_vec());
-            method_not_allowed(&parts.method, &allowed, &finish, request_id)
+            method_not_allowed(&parts.method, &allowed, &finish(), request_id)
         }
         Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers, request_id),
     };
