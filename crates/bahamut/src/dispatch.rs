@@ -91,7 +91,7 @@ async fn pipeline(
     let options = &inner.options;
     let version = match &path.version {
         Ok(version) => *version,
-        Err(e) => return fail(Errors::from(e.clone()), None),
+        Err(e) => return fail(Errors::from(Error::clone(e)), None),
     };
     let Some(manager) = options.model_managers.get(&version) else {
         return fail(

@@ -213,7 +213,7 @@ impl Request {
         manager: &dyn ModelManager,
         context: &RequestContext<'_>,
     ) -> Result<Request, Errors> {
-        let version = path.version?;
+        let version = path.version.map_err(|e| *e)?;
         let (content_type, accept) = encodings_from_headers(&parts.headers)?;
 
         let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
@@ -553,8 +553,9 @@ pub enum PathShape {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelPath {
-    /// The API version (`/v/N`, 0 without); the 400 to answer when `N` is not a number.
-    pub version: Result<u32, Error>,
+    /// The API version (`/v/N`, 0 without); the 400 to answer when `N` is not a number
+    /// (boxed: the path is moved along with the request, and most paths have no error).
+    pub version: Result<u32, Box<Error>>,
     /// The components: `[category]`, `[category, id]` or `[parent, id, category]` on a model
     /// route.
     pub components: Vec<String>,
@@ -566,7 +567,7 @@ impl ModelPath {
         let path = strip_api_prefix(path, api_prefix)?;
         let (version, rest) = split_version(path);
         Some(ModelPath {
-            version,
+            version: version.map_err(Box::new),
             components: path_components(rest).map(str::to_string).collect(),
         })
     }
