@@ -217,20 +217,22 @@ impl Request {
         let (content_type, accept) = encodings_from_headers(&parts.headers)?;
 
         let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
-        let operation = operation_for(&parts.method, path.components.len());
+        let length = path.components.len();
         let mut components = path.components.into_iter();
-        let (identity, object_id, parent_identity, parent_id) =
-            match (components.next(), components.next(), components.next()) {
-                (Some(c), None, None) => {
-                    (category(&c), String::new(), Identity::ROOT, String::new())
-                }
-                (Some(c), Some(id), None) => (category(&c), id, Identity::ROOT, String::new()),
-                (Some(p), Some(pid), Some(c)) if components.next().is_none() => {
-                    (category(&c), String::new(), category(&p), pid)
-                }
-                _ => return Err(invalid_path(&parts).into()),
-            };
-        let operation = operation?;
+        let (identity, object_id, parent_identity, parent_id) = match (
+            components.next(),
+            components.next(),
+            components.next(),
+            components.next(),
+        ) {
+            (Some(c), None, None, None) => {
+                (category(&c), String::new(), Identity::ROOT, String::new())
+            }
+            (Some(c), Some(id), None, None) => (category(&c), id, Identity::ROOT, String::new()),
+            (Some(p), Some(pid), Some(c), None) => (category(&c), String::new(), category(&p), pid),
+            _ => return Err(invalid_path(&parts).into()),
+        };
+        let operation = operation_for(&parts.method, length)?;
 
         let id = context
             .request_id
