@@ -60,12 +60,13 @@ fn namespace_condition(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
         // The namespace and its descendants, /a and the texts in [/a/, /a0) ('0' follows '/'),
         // as one indexed range [/a, /a0) that drops its other texts (/a-b, /a.b): a composite
         // index that ends with the namespace serves the whole condition, and no LIKE pattern
-        // needs escaping.
+        // needs escaping. The descendants' test comes first: most rows of a recursive list
+        // are below the namespace, and a count then compares each one once less.
         true => {
             let below = sql.param(SqlValue::Text(format!("{namespace}/")));
             let end = sql.param(SqlValue::Text(format!("{namespace}0")));
             format!(
-                "(\"namespace\" >= {own} AND \"namespace\" < {end} AND (\"namespace\" = {own} OR \"namespace\" >= {below}))"
+                "(\"namespace\" >= {own} AND \"namespace\" < {end} AND (\"namespace\" >= {below} OR \"namespace\" = {own}))"
             )
         }
         false => format!("\"namespace\" = {own}"),
@@ -606,7 +607,7 @@ mod tests {
         let sql = count(&table(), &ctx, Dialect::Sqlite);
         assert_eq!(
             sql.text,
-            "SELECT COUNT(*) FROM \"things\" WHERE 1 AND ((\"namespace\" >= ?1 AND \"namespace\" < ?3 AND (\"namespace\" = ?1 OR \"namespace\" >= ?2)))"
+            "SELECT COUNT(*) FROM \"things\" WHERE 1 AND ((\"namespace\" >= ?1 AND \"namespace\" < ?3 AND (\"namespace\" >= ?2 OR \"namespace\" = ?1)))"
         );
         assert_eq!(
             sql.params,
