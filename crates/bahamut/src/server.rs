@@ -6,6 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
@@ -596,13 +597,18 @@ async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors>
     let mut collecting = std::pin::pin!(Limited::new(body, max).collect());
     // A small body usually arrives with the head: then it is read at the first poll, and no
     // timer is set. Setting one that is due sooner than the runtime's next wake-up wakes the
-    // thread that sleeps on the sockets: a system call and a thread switch per request.
-    let first = std::future::poll_fn(|cx| Poll::Ready(collecting.as_mut().poll(cx))).await;
-    let finished = match first {
-        Poll::Ready(collected) => Ok(collected),
-        Poll::Pending => tokio::time::timeout(timeout, collecting).await,
-    };
-    let Ok(collected) = finished else {
+    // thread that sleeps on the sockets: a system call and a thread switch per request. The
+    // timer is boxed: this future is part of every request's, and most never need one.
+    let mut timer: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let finished = std::future::poll_fn(|cx| {
+        if let Poll::Ready(collected) = collecting.as_mut().poll(cx) {
+            return Poll::Ready(Some(collected));
+        }
+        let timer = timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await;
+    let Some(collected) = finished else {
         return Err(Errors::from(elemental::Error::new(
             "Request Timeout",
             format!(
@@ -728,113 +734,127 @@ fn access_log(
     }
 }
 
-async fn respond(
+fn respond(
     inner: Arc<ServerState>,
     request: http::Request<Incoming>,
     origin: Origin<'_>,
-) -> (HttpResponse, Endpoint) {
+) -> impl Future<Output = (HttpResponse, Endpoint)> {
+    // Taken apart before the future is made: what it holds is what it uses, once.
     let Origin {
         peer,
         request_id,
         trace,
     } = origin;
-    if let Some(push) = &inner.push {
-        if push.options.dispatch
-            && request.method() == http::Method::GET
-            && request.uri().path() == push.options.endpoint
-        {
-            let response = crate::push::upgrade(push.clone(), request, peer, request_id).await;
-            return (response, Endpoint::other("push"));
-        }
-    }
     let (parts, body) = request.into_parts();
-    // For the errors answered here (a model route's pipeline reads its own).
-    let finish = || Finish::new(&parts.headers, inner.options.cors.as_ref(), None);
-    let body = match read_body(&inner, body).await {
-        Ok(body) => body,
-        Err(errors) => {
-            // The rest of the body is not read: the connection cannot carry another request.
-            let mut response = error_response(
-                &errors.with_trace(request_id),
-                elemental::EncodingType::Json,
-                &finish(),
-            );
-            response.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
-            return (response, Endpoint::other("body"));
+    async move {
+        if let Some(push) = &inner.push {
+            if push.options.dispatch
+                && parts.method == http::Method::GET
+                && parts.uri.path() == push.options.endpoint
+            {
+                // Boxed, as the model pipeline below: rare, and large.
+                let request = http::Request::from_parts(parts, body);
+                let upgrade = crate::push::upgrade(push.clone(), request, peer, request_id);
+                return (Box::pin(upgrade).await, Endpoint::other("push"));
+            }
         }
-    };
-    let route = route(&parts.method, parts.uri.path(), &inner.options);
-    let endpoint = match &route {
-        Route::Model(_) => Endpoint::other("unknown"),
-        Route::Root => Endpoint::other("root"),
-        Route::Custom(_) => Endpoint::other("custom"),
-        Route::MetaName | Route::MetaVersion | Route::MetaRoutes | Route::MetaOpenApi => {
-            Endpoint::other("meta")
-        }
-        Route::Preflight => Endpoint::other("preflight"),
-        Route::MethodNotAllowed(..) => Endpoint::other("method-not-allowed"),
-        Route::NotFound => Endpoint::other("not-found"),
-    };
-    let response = match route {
-        Route::Model(path) => {
-            let origin = crate::dispatch::Origin {
-                remote: Some(peer.remote),
-                certificate: peer.certificate.as_ref(),
-                request_id,
-                trace,
-            };
-            // Boxed: the model pipeline's state is large, and the future of every request
-            // (static files and health included) would otherwise carry it and be copied whole
-            // each time hyper moves it.
-            let model = crate::dispatch::handle_model(inner.clone(), parts, path, body, origin);
-            return Box::pin(model).await;
-        }
-        Route::Root => match &inner.options.root_handler {
-            Some(handler) => custom(handler, parts, body).await,
-            None => bare(StatusCode::OK),
-        },
-        Route::Custom(handler) => custom(&handler, parts, body).await,
-        Route::MetaName => meta(
-            "text/plain",
-            inner.options.service_name.clone().into_bytes(),
-        ),
-        Route::MetaVersion => meta(
-            elemental::EncodingType::Json.content_type_header(),
-            to_json_indented(&inner.versions),
-        ),
-        Route::MetaRoutes => meta(
-            elemental::EncodingType::Json.content_type_header(),
-            serde_json::to_vec(&inner.routes).unwrap_or_default(),
-        ),
-        Route::MetaOpenApi => meta(
-            elemental::EncodingType::Json.content_type_header(),
-            inner.openapi.clone().unwrap_or_default(),
-        ),
-        Route::Preflight => match &inner.options.cors {
-            Some(cors) => preflight(cors, &parts.headers),
-            None => method_not_allowed(&parts.method, &[], &finish(), request_id),
-        },
-        Route::MethodNotAllowed(shape, path) => {
-            // A model path: the methods its relationships allow; another path: its own.
-            let allowed = path
-                .and_then(|path| crate::dispatch::path_allowed_methods(&inner.options, &path))
-                .unwrap_or_else(|| shape.to_vec());
-            method_not_allowed(&parts.method, &allowed, &finish(), request_id)
-        }
-        Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers, request_id),
-    };
-    (response, endpoint)
+        // For the errors answered here (a model route's pipeline reads its own).
+        let finish = || Finish::new(&parts.headers, inner.options.cors.as_ref(), None);
+        let body = match read_body(&inner, body).await {
+            Ok(body) => body,
+            Err(errors) => {
+                // The rest of the body is not read: the connection cannot carry another request.
+                let mut response = error_response(
+                    &errors.with_trace(request_id),
+                    elemental::EncodingType::Json,
+                    &finish(),
+                );
+                response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+                return (response, Endpoint::other("body"));
+            }
+        };
+        let route = route(&parts.method, parts.uri.path(), &inner.options);
+        let endpoint = match &route {
+            Route::Model(_) => Endpoint::other("unknown"),
+            Route::Root => Endpoint::other("root"),
+            Route::Custom(_) => Endpoint::other("custom"),
+            Route::MetaName | Route::MetaVersion | Route::MetaRoutes | Route::MetaOpenApi => {
+                Endpoint::other("meta")
+            }
+            Route::Preflight => Endpoint::other("preflight"),
+            Route::MethodNotAllowed(..) => Endpoint::other("method-not-allowed"),
+            Route::NotFound => Endpoint::other("not-found"),
+        };
+        let response = match route {
+            Route::Model(path) => {
+                let origin = crate::dispatch::Origin {
+                    remote: Some(peer.remote),
+                    certificate: peer.certificate.as_ref(),
+                    request_id,
+                    trace,
+                };
+                // Boxed: the model pipeline's state is large, and the future of every request
+                // (static files and health included) would otherwise carry it and be copied whole
+                // each time hyper moves it.
+                let model = crate::dispatch::handle_model(inner.clone(), parts, path, body, origin);
+                return Box::pin(model).await;
+            }
+            Route::Root => match &inner.options.root_handler {
+                Some(handler) => custom(handler, parts, body).await,
+                None => bare(StatusCode::OK),
+            },
+            Route::Custom(handler) => custom(&handler, parts, body).await,
+            Route::MetaName => meta(
+                "text/plain",
+                inner.options.service_name.clone().into_bytes(),
+            ),
+            Route::MetaVersion => meta(
+                elemental::EncodingType::Json.content_type_header(),
+                to_json_indented(&inner.versions),
+            ),
+            Route::MetaRoutes => meta(
+                elemental::EncodingType::Json.content_type_header(),
+                serde_json::to_vec(&inner.routes).unwrap_or_default(),
+            ),
+            Route::MetaOpenApi => meta(
+                elemental::EncodingType::Json.content_type_header(),
+                inner.openapi.clone().unwrap_or_default(),
+            ),
+            Route::Preflight => match &inner.options.cors {
+                Some(cors) => preflight(cors, &parts.headers),
+                None => method_not_allowed(&parts.method, &[], &finish(), request_id),
+            },
+            Route::MethodNotAllowed(shape, path) => {
+                // A model path: the methods its relationships allow; another path: its own.
+                let allowed = path
+                    .and_then(|path| crate::dispatch::path_allowed_methods(&inner.options, &path))
+                    .unwrap_or_else(|| shape.to_vec());
+                method_not_allowed(&parts.method, &allowed, &finish(), request_id)
+            }
+            Route::NotFound => not_found(inner.options.cors.as_ref(), &parts.headers, request_id),
+        };
+        (response, endpoint)
+    }
 }
 
-async fn custom(handler: &RouteHandler, parts: http::request::Parts, body: Bytes) -> HttpResponse {
-    match AssertUnwindSafe(handler(parts, body)).catch_unwind().await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::error!("custom route handler panicked");
-            bare(StatusCode::INTERNAL_SERVER_ERROR)
+/// The answer of a custom route. The handler is called before the returned future is first
+/// polled, so that the future holds the handler's boxed future, not the request's parts.
+fn custom(
+    handler: &RouteHandler,
+    parts: http::request::Parts,
+    body: Bytes,
+) -> impl Future<Output = HttpResponse> + use<> {
+    let answering = AssertUnwindSafe(handler(parts, body)).catch_unwind();
+    async move {
+        match answering.await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::error!("custom route handler panicked");
+                bare(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 }
