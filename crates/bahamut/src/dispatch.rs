@@ -37,14 +37,17 @@ pub(crate) struct Origin<'a> {
     pub(crate) trace: elemental::TraceContext,
 }
 
-/// The shared part of the pipeline, for a request on a model route.
-pub(crate) async fn handle_model(
-    inner: Arc<ServerState>,
+/// The shared part of the pipeline, for a request on a model route. The request is read and
+/// admitted (version, path, rate limits, relationships, namespace) before the returned future
+/// is made: the future holds the admitted request, not the parts it was read from, and stays
+/// small enough to be boxed cheaply.
+pub(crate) fn handle_model<'a>(
+    inner: &'a ServerState,
     parts: http::request::Parts,
     path: ModelPath,
     body: Bytes,
-    origin: Origin<'_>,
-) -> (HttpResponse, Endpoint) {
+    origin: Origin<'a>,
+) -> impl Future<Output = (HttpResponse, Endpoint)> + 'a {
     let finish = Finish::new(
         &parts.headers,
         inner.options.cors.as_ref(),
@@ -53,51 +56,91 @@ pub(crate) async fn handle_model(
             .compression
             .then_some(inner.options.compression_threshold),
     );
-    let (response, request, errors) = pipeline(&inner, parts, path, body, origin, &finish).await;
-    if let Some(auditer) = &inner.options.auditer {
-        auditer.audit(&AuditRecord {
-            request: request.as_deref(),
-            status: response.status().as_u16(),
-            errors: errors.as_ref(),
+    let admitted = admit(inner, parts, path, body, &origin);
+    async move {
+        let (response, request, errors) = match admitted {
+            Ok(request) => pipeline(inner, request, &origin, &finish).await,
+            Err(refused) => refused.answer(origin.request_id, &finish),
+        };
+        if let Some(auditer) = &inner.options.auditer {
+            auditer.audit(&AuditRecord {
+                request: request.as_deref(),
+                status: response.status().as_u16(),
+                errors: errors.as_ref(),
+            });
+        }
+        let endpoint = request.as_ref().map_or(Endpoint::other("unknown"), |r| {
+            Endpoint::model(r.identity, r.parent_identity, r.operation)
         });
+        (response, endpoint)
     }
-    let endpoint = request.as_ref().map_or(Endpoint::other("unknown"), |r| {
-        Endpoint::model(r.identity, r.parent_identity, r.operation)
-    });
-    (response, endpoint)
 }
 
 /// The response, the request (boxed: it is moved several times on its way) and the errors.
 type PipelineResult = (HttpResponse, Option<Box<Request>>, Option<Errors>);
 
-async fn pipeline(
+/// The error answer of a request, with its errors concealed where internal and traced.
+fn failed(
+    errors: Errors,
+    request: Option<Box<Request>>,
+    trace: &str,
+    finish: &Finish<'_>,
+) -> PipelineResult {
+    let errors = conceal_internal(errors, trace, request.as_deref()).with_trace(trace);
+    let encoding = request.as_ref().map_or(EncodingType::Json, |r| r.accept);
+    (
+        error_response(&errors, encoding, finish),
+        request,
+        Some(errors),
+    )
+}
+
+/// A request refused before its processor is looked up: why, the request if it could be
+/// read, and the methods its path allows when the refusal is a 405.
+struct Refused {
+    errors: Errors,
+    request: Option<Box<Request>>,
+    allow: Option<Vec<http::Method>>,
+}
+
+impl Refused {
+    fn new(error: Error, request: Option<Box<Request>>) -> Self {
+        Self {
+            errors: Errors::from(error),
+            request,
+            allow: None,
+        }
+    }
+
+    fn answer(self, trace: &str, finish: &Finish<'_>) -> PipelineResult {
+        let mut answer = failed(self.errors, self.request, trace, finish);
+        if let Some(allowed) = self.allow {
+            answer
+                .0
+                .headers_mut()
+                .insert(http::header::ALLOW, crate::response::allow_header(&allowed));
+        }
+        answer
+    }
+}
+
+/// Reads the request of a model route and checks what needs no processor and no waiting:
+/// the API version, the path, the rate limits, the relationships and the namespace.
+fn admit(
     inner: &ServerState,
     parts: http::request::Parts,
     path: ModelPath,
     body: Bytes,
-    origin: Origin<'_>,
-    finish: &Finish<'_>,
-) -> PipelineResult {
-    let fail = |errors: Errors, request: Option<Box<Request>>| -> PipelineResult {
-        let trace = origin.request_id;
-        let errors = conceal_internal(errors, trace, request.as_deref()).with_trace(trace);
-        let encoding = request.as_ref().map_or(EncodingType::Json, |r| r.accept);
-        (
-            error_response(&errors, encoding, finish),
-            request,
-            Some(errors),
-        )
-    };
+    origin: &Origin<'_>,
+) -> Result<Box<Request>, Refused> {
     let options = &inner.options;
     let version = match &path.version {
         Ok(version) => *version,
-        Err(e) => return fail(Errors::from(Error::clone(e)), None),
+        Err(e) => return Err(Refused::new(Error::clone(e), None)),
     };
     let Some(manager) = options.model_managers.get(&version) else {
-        return fail(
-            Errors::from(bahamut_error("Bad Request", "Unknown api version", 400)),
-            None,
-        );
+        let error = bahamut_error("Bad Request", "Unknown api version", 400);
+        return Err(Refused::new(error, None));
     };
     let context = RequestContext {
         api_prefix: &options.api_prefix,
@@ -108,7 +151,13 @@ async fn pipeline(
     };
     let request = match Request::from_model_path(parts, path, body, *manager, &context) {
         Ok(r) => Box::new(r),
-        Err(errors) => return fail(errors, None),
+        Err(errors) => {
+            return Err(Refused {
+                errors,
+                request: None,
+                allow: None,
+            });
+        }
     };
     crate::request_span::record_model(
         request.identity.name,
@@ -119,7 +168,11 @@ async fn pipeline(
         if let Some(metrics) = &options.metrics {
             metrics.rate_limited();
         }
-        return fail(errors, Some(request));
+        return Err(Refused {
+            errors,
+            request: Some(request),
+            allow: None,
+        });
     }
     if !manager.relationships().is_operation_allowed(
         &request.identity,
@@ -142,19 +195,29 @@ async fn pipeline(
             request.parent_identity,
             !request.object_id.is_empty(),
         );
-        let mut failed = fail(
-            Errors::from(bahamut_error("Not allowed", description, 405)),
-            Some(request),
-        );
-        failed
-            .0
-            .headers_mut()
-            .insert(http::header::ALLOW, crate::response::allow_header(&allowed));
-        return failed;
+        return Err(Refused {
+            errors: Errors::from(bahamut_error("Not allowed", description, 405)),
+            request: Some(request),
+            allow: Some(allowed),
+        });
     }
     if let Err(e) = request.validate_namespace() {
-        return fail(Errors::from(e), Some(request));
+        return Err(Refused::new(e, Some(request)));
     }
+    Ok(request)
+}
+
+/// The admitted request's way through authorization, the typed step and the events.
+async fn pipeline(
+    inner: &ServerState,
+    request: Box<Request>,
+    origin: &Origin<'_>,
+    finish: &Finish<'_>,
+) -> PipelineResult {
+    let fail = |errors: Errors, request: Option<Box<Request>>| {
+        failed(errors, request, origin.request_id, finish)
+    };
+    let options = &inner.options;
     let mut claims = Vec::new();
     if let Err(errors) = authenticate(inner, &request, &mut claims).await {
         return fail(errors, Some(request));

@@ -799,7 +799,7 @@ fn respond(
                 // Boxed: the model pipeline's state is large, and the future of every request
                 // (static files and health included) would otherwise carry it and be copied whole
                 // each time hyper moves it.
-                let model = crate::dispatch::handle_model(inner.clone(), parts, path, body, origin);
+                let model = crate::dispatch::handle_model(&inner, parts, path, body, origin);
                 return Box::pin(model).await;
             }
             Route::Root => match &inner.options.root_handler {
