@@ -664,14 +664,15 @@ async fn handle(
         metrics.request_started();
     }
     let draining = !inner.healthy.load(Ordering::SeqCst);
-    let origin = Origin {
-        peer: &peer,
-        request_id: &request_id,
-        trace,
+    let (mut response, endpoint) = {
+        let origin = Origin {
+            peer: &peer,
+            request_id: &request_id,
+            trace,
+        };
+        let mut responding = std::pin::pin!(respond(inner.clone(), request, origin));
+        std::future::poll_fn(|cx| span.poll_in(responding.as_mut(), cx)).await
     };
-    let mut responding = std::pin::pin!(respond(inner.clone(), request, origin));
-    let (mut response, endpoint) =
-        std::future::poll_fn(|cx| span.poll_in(responding.as_mut(), cx)).await;
     let headers = response.headers_mut();
     if version >= http::Version::HTTP_2 {
         // HTTP/2 has no connection-level headers; a drain sends GOAWAY instead.
@@ -691,8 +692,9 @@ async fn handle(
     if let Some(uri) = uri {
         access_log(&method, &uri, endpoint, &response, took, &request_id);
     }
-    // A plain model answer has the header already, empty (`response::model_response`).
-    match http::HeaderValue::from_str(&request_id) {
+    // A plain model answer has the header already, empty (`response::model_response`). The
+    // value takes the id's own bytes: no copy.
+    match http::HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
         Ok(value) => response.headers_mut().insert(X_REQUEST_ID, value),
         Err(_) => response.headers_mut().remove(X_REQUEST_ID),
     };
