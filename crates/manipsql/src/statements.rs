@@ -39,9 +39,26 @@ pub fn read_list(table: &TableSchema, dialect: Dialect) -> &str {
 /// Appends the namespace and parent conditions: the object is in the context's namespace (or
 /// below when recursive, or a propagating ancestor's when propagated) and under its parent.
 pub fn visibility(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
+    visibility_with(table, ctx, SubtreeTest::Exact, sql);
+}
+
+/// How a recursive namespace condition is written. Each form selects the same rows as
+/// [`SubtreeTest::Exact`] in a table that meets its condition (see [`count`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SubtreeTest {
+    /// The namespace's range, less the texts in it that are not below it (`/a-b` in `[/a, /a0)`).
+    Exact,
+    /// The namespace's range alone: exact when no row's namespace lies between the namespace
+    /// and its descendants (`/a-b` between `/a` and `/a/`).
+    Range,
+    /// No namespace condition: exact when every row of the table lies in the subtree.
+    Omitted,
+}
+
+fn visibility_with(table: &TableSchema, ctx: &StoreContext, test: SubtreeTest, sql: &mut Sql) {
     sql.push(sql.dialect.true_literal());
-    if table.has("namespace") && !ctx.namespace.is_empty() {
-        namespace_condition(table, ctx, sql);
+    if table.has("namespace") && !ctx.namespace.is_empty() && test != SubtreeTest::Omitted {
+        namespace_condition(table, ctx, test, sql);
     }
     if let (Some((_, parent_id)), true) = (&ctx.parent, table.has("parentID")) {
         sql.push(" AND (\"parentID\" IS NULL OR \"parentID\" = ")
@@ -50,26 +67,30 @@ pub fn visibility(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
     }
 }
 
-fn namespace_condition(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
+fn namespace_condition(table: &TableSchema, ctx: &StoreContext, test: SubtreeTest, sql: &mut Sql) {
     let namespace = ctx.namespace.as_str();
     if ctx.recursive && namespace == "/" {
         return;
     }
     let own = sql.param(SqlValue::Text(namespace.to_string()));
-    let condition = match ctx.recursive {
+    let condition = match (ctx.recursive, test) {
         // The namespace and its descendants, /a and the texts in [/a/, /a0) ('0' follows '/'),
         // as one indexed range [/a, /a0) that drops its other texts (/a-b, /a.b): a composite
         // index that ends with the namespace serves the whole condition, and no LIKE pattern
         // needs escaping. The descendants' test comes first: most rows of a recursive list
         // are below the namespace, and a count then compares each one once less.
-        true => {
+        (true, SubtreeTest::Exact) => {
             let below = sql.param(SqlValue::Text(format!("{namespace}/")));
             let end = sql.param(SqlValue::Text(format!("{namespace}0")));
             format!(
                 "(\"namespace\" >= {own} AND \"namespace\" < {end} AND (\"namespace\" >= {below} OR \"namespace\" = {own}))"
             )
         }
-        false => format!("\"namespace\" = {own}"),
+        (true, _) => {
+            let end = sql.param(SqlValue::Text(format!("{namespace}0")));
+            format!("(\"namespace\" >= {own} AND \"namespace\" < {end})")
+        }
+        (false, _) => format!("\"namespace\" = {own}"),
     };
     sql.push(" AND (").push(&condition);
     let ancestors = match ctx.propagated && table.has("propagate") {
@@ -93,8 +114,12 @@ fn namespace_condition(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
 
 /// Appends `WHERE` with visibility and the filter.
 pub fn where_clause(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
+    where_clause_with(table, ctx, SubtreeTest::Exact, sql);
+}
+
+fn where_clause_with(table: &TableSchema, ctx: &StoreContext, test: SubtreeTest, sql: &mut Sql) {
     sql.push(" WHERE ");
-    visibility(table, ctx, sql);
+    visibility_with(table, ctx, test, sql);
     if let Some(filter) = &ctx.filter {
         sql.push(" AND ");
         compile(filter, table, sql);
@@ -185,11 +210,55 @@ pub fn reach(table: &TableSchema, ctx: &StoreContext) -> Reach {
 }
 
 /// `SELECT COUNT(*)` of the matching objects.
+///
+/// A count below a namespace, recursive, tests each row it reads. When no other namespace lies
+/// between the namespace and its descendants (`/a-b` between `/a` and `/a/`), the namespace's
+/// range alone selects the same rows; when the whole table lies in the subtree, no test does.
+/// Three index probes on the namespace tell which applies, and the count runs in the cheapest
+/// form, in one statement: the probes and the count see the same rows.
 pub fn count(table: &TableSchema, ctx: &StoreContext, dialect: Dialect) -> Sql {
+    let subtree = table.has("namespace")
+        && ctx.recursive
+        && !ctx.namespace.is_empty()
+        && ctx.namespace != "/";
     let mut sql = Sql::new(dialect);
-    sql.push(&format!("SELECT COUNT(*) FROM {}", quote(&table.table)));
-    where_clause(table, ctx, &mut sql);
+    match subtree {
+        true => push_subtree_count(table, ctx, &mut sql),
+        false => push_count(table, ctx, SubtreeTest::Exact, &mut sql),
+    }
     sql
+}
+
+fn push_count(table: &TableSchema, ctx: &StoreContext, test: SubtreeTest, sql: &mut Sql) {
+    sql.push(&format!("SELECT COUNT(*) FROM {}", quote(&table.table)));
+    where_clause_with(table, ctx, test, sql);
+}
+
+/// The count of [`count`] below a namespace, recursive: the exact test when some row lies
+/// between the namespace and its descendants, the range when some row lies outside the range
+/// (or has no namespace), else none.
+fn push_subtree_count(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
+    let name = quote(&table.table);
+    let namespace = ctx.namespace.as_str();
+    let own = sql.param(SqlValue::Text(namespace.to_string()));
+    let below = sql.param(SqlValue::Text(format!("{namespace}/")));
+    let end = sql.param(SqlValue::Text(format!("{namespace}0")));
+    let any = |condition: String| format!("EXISTS (SELECT 1 FROM {name} WHERE {condition})");
+    let between = any(format!("\"namespace\" > {own} AND \"namespace\" < {below}"));
+    let outside = [
+        format!("\"namespace\" < {own}"),
+        format!("\"namespace\" >= {end}"),
+        "\"namespace\" IS NULL".to_string(),
+    ]
+    .map(any)
+    .join(" OR ");
+    sql.push(&format!("SELECT CASE WHEN {between} THEN ("));
+    push_count(table, ctx, SubtreeTest::Exact, sql);
+    sql.push(&format!(") WHEN {outside} THEN ("));
+    push_count(table, ctx, SubtreeTest::Range, sql);
+    sql.push(") ELSE (");
+    push_count(table, ctx, SubtreeTest::Omitted, sql);
+    sql.push(") END");
 }
 
 /// Counts the matching objects, stopping at `most`: a count that reads no more than `most`
@@ -256,7 +325,8 @@ pub fn estimated_count(
 
 /// Counts the matching objects with that id (to check a cursor).
 pub fn count_cursor(table: &TableSchema, ctx: &StoreContext, dialect: Dialect, after: &str) -> Sql {
-    let mut sql = count(table, ctx, dialect);
+    let mut sql = Sql::new(dialect);
+    push_count(table, ctx, SubtreeTest::Exact, &mut sql);
     sql.push(&format!(" AND {} = ", id_column()))
         .push_param(SqlValue::Text(after.to_string()));
     sql
@@ -604,10 +674,11 @@ mod tests {
     fn recursive_namespaces_are_a_range() {
         let mut ctx = StoreContext::in_namespace("/a");
         ctx.recursive = true;
-        let sql = count(&table(), &ctx, Dialect::Sqlite);
+        let mut sql = Sql::new(Dialect::Sqlite);
+        where_clause(&table(), &ctx, &mut sql);
         assert_eq!(
             sql.text,
-            "SELECT COUNT(*) FROM \"things\" WHERE 1 AND ((\"namespace\" >= ?1 AND \"namespace\" < ?3 AND (\"namespace\" >= ?2 OR \"namespace\" = ?1)))"
+            " WHERE 1 AND ((\"namespace\" >= ?1 AND \"namespace\" < ?3 AND (\"namespace\" >= ?2 OR \"namespace\" = ?1)))"
         );
         assert_eq!(
             sql.params,
@@ -617,6 +688,49 @@ mod tests {
                 SqlValue::Text("/a0".into())
             ]
         );
+    }
+
+    #[test]
+    fn a_recursive_count_tests_the_namespace_only_where_the_table_needs_it() {
+        let mut ctx = StoreContext::in_namespace("/a");
+        ctx.recursive = true;
+        let sql = count(&table(), &ctx, Dialect::Sqlite);
+        let t = "\"things\"";
+        let exists = |condition: &str| format!("EXISTS (SELECT 1 FROM {t} WHERE {condition})");
+        assert_eq!(
+            sql.text,
+            [
+                format!(
+                    "SELECT CASE WHEN {} THEN (",
+                    exists("\"namespace\" > ?1 AND \"namespace\" < ?2")
+                ),
+                format!("SELECT COUNT(*) FROM {t} WHERE 1 AND ((\"namespace\" >= ?4 AND \"namespace\" < ?6 AND (\"namespace\" >= ?5 OR \"namespace\" = ?4)))"),
+                format!(
+                    ") WHEN {} OR {} OR {} THEN (",
+                    exists("\"namespace\" < ?1"),
+                    exists("\"namespace\" >= ?3"),
+                    exists("\"namespace\" IS NULL")
+                ),
+                format!("SELECT COUNT(*) FROM {t} WHERE 1 AND ((\"namespace\" >= ?7 AND \"namespace\" < ?8))"),
+                format!(") ELSE (SELECT COUNT(*) FROM {t} WHERE 1) END"),
+            ]
+            .concat()
+        );
+        let texts = ["/a", "/a/", "/a0", "/a", "/a/", "/a0", "/a", "/a0"];
+        let expected: Vec<SqlValue> = texts
+            .iter()
+            .map(|t| SqlValue::Text(t.to_string()))
+            .collect();
+        assert_eq!(sql.params, expected);
+        // A count in one namespace, or below the root, needs no probe.
+        let sql = count(&table(), &StoreContext::in_namespace("/a"), Dialect::Sqlite);
+        assert_eq!(
+            sql.text,
+            "SELECT COUNT(*) FROM \"things\" WHERE 1 AND (\"namespace\" = ?1)"
+        );
+        ctx.namespace = "/".to_string();
+        let sql = count(&table(), &ctx, Dialect::Sqlite);
+        assert_eq!(sql.text, "SELECT COUNT(*) FROM \"things\" WHERE 1");
     }
 
     #[test]

@@ -46,6 +46,7 @@ where
     order_and_pagination(&make().await).await;
     cursor_walks(&make().await).await;
     namespaces_and_isolation(&make().await).await;
+    recursive_counts(&make().await).await;
     constraints_and_idempotency(&make().await).await;
 }
 
@@ -411,6 +412,40 @@ pub async fn namespaces_and_isolation(m: &dyn Manipulator) {
     let mut propagated = ctx("/a/b");
     propagated.propagated = true;
     assert_eq!(names(m, &propagated).await, vec!["in-ab", "shared"]);
+}
+
+/// A recursive count, with and without a filter, as the table fills: first with every object
+/// in the subtree, then with objects outside it (`/s`, `/t0`), then with one between the
+/// namespace and its descendants (`/t-b`). A page's total is the same count.
+pub async fn recursive_counts(m: &dyn Manipulator) {
+    let all = StoreContext::default();
+    let mut subtree = ctx("/t");
+    subtree.recursive = true;
+    let mut kept = filtered("/t", "name == keep");
+    kept.recursive = true;
+    let stages: [&[(&str, &str, &str)]; 3] = [
+        &[
+            ("t1", "/t", "keep"),
+            ("t2", "/t/x", "keep"),
+            ("t3", "/t/x/y", "drop"),
+        ],
+        &[("s1", "/s", "keep"), ("t0", "/t0", "keep")],
+        &[("tb", "/t-b", "keep")],
+    ];
+    for (stage, objects) in stages.iter().enumerate() {
+        for (id, ns, name) in objects.iter() {
+            manipulate::create(m, network(id, ns, name), &all)
+                .await
+                .expect("create");
+        }
+        let count = |c| m.count(ExternalNetwork::IDENTITY, c);
+        assert_eq!(count(&subtree).await, Ok(3), "stage {stage}");
+        assert_eq!(count(&kept).await, Ok(2), "stage {stage}, filtered");
+        let page = manipulate::retrieve_many::<ExternalNetwork>(m, &kept)
+            .await
+            .expect("retrieve-many");
+        assert_eq!(page.total, 2, "stage {stage}, a page's total");
+    }
 }
 
 /// Duplicate ids are constraint violations; a replayed idempotency key creates once.
