@@ -214,8 +214,8 @@ pub fn reach(table: &TableSchema, ctx: &StoreContext) -> Reach {
 /// A count below a namespace, recursive, tests each row it reads. When no other namespace lies
 /// between the namespace and its descendants (`/a-b` between `/a` and `/a/`), the namespace's
 /// range alone selects the same rows; when the whole table lies in the subtree, no test does.
-/// Three index probes on the namespace tell which applies, and the count runs in the cheapest
-/// form, in one statement: the probes and the count see the same rows.
+/// Probes of the namespace index, one lookup each, tell which applies, and the count runs in
+/// the cheapest form, in one statement: the probes and the count see the same rows.
 pub fn count(table: &TableSchema, ctx: &StoreContext, dialect: Dialect) -> Sql {
     let subtree = table.has("namespace")
         && ctx.recursive
