@@ -80,14 +80,15 @@ fn namespace_condition(table: &TableSchema, ctx: &StoreContext, test: SubtreeTes
         // needs escaping. The descendants' test comes first: most rows of a recursive list
         // are below the namespace, and a count then compares each one once less.
         (true, SubtreeTest::Exact) => {
-            let below = sql.param(SqlValue::Text(format!("{namespace}/")));
-            let end = sql.param(SqlValue::Text(format!("{namespace}0")));
+            let (below, end) = subtree_bounds(namespace);
+            let below = sql.param(SqlValue::Text(below));
+            let end = sql.param(SqlValue::Text(end));
             format!(
                 "(\"namespace\" >= {own} AND \"namespace\" < {end} AND (\"namespace\" >= {below} OR \"namespace\" = {own}))"
             )
         }
         (true, _) => {
-            let end = sql.param(SqlValue::Text(format!("{namespace}0")));
+            let end = sql.param(SqlValue::Text(subtree_bounds(namespace).1));
             format!("(\"namespace\" >= {own} AND \"namespace\" < {end})")
         }
         (false, _) => format!("\"namespace\" = {own}"),
@@ -110,6 +111,12 @@ fn namespace_condition(table: &TableSchema, ctx: &StoreContext, test: SubtreeTes
         sql.push("))");
     }
     sql.push(")");
+}
+
+/// Where the descendants of `namespace` begin and where its range ends: its texts below it are
+/// those in `[namespace/, namespace0)`, as '0' follows '/'.
+fn subtree_bounds(namespace: &str) -> (String, String) {
+    (format!("{namespace}/"), format!("{namespace}0"))
 }
 
 /// Appends `WHERE` with visibility and the filter.
@@ -240,9 +247,10 @@ fn push_count(table: &TableSchema, ctx: &StoreContext, test: SubtreeTest, sql: &
 fn push_subtree_count(table: &TableSchema, ctx: &StoreContext, sql: &mut Sql) {
     let name = quote(&table.table);
     let namespace = ctx.namespace.as_str();
+    let (below, end) = subtree_bounds(namespace);
     let own = sql.param(SqlValue::Text(namespace.to_string()));
-    let below = sql.param(SqlValue::Text(format!("{namespace}/")));
-    let end = sql.param(SqlValue::Text(format!("{namespace}0")));
+    let below = sql.param(SqlValue::Text(below));
+    let end = sql.param(SqlValue::Text(end));
     let any = |condition: String| format!("EXISTS (SELECT 1 FROM {name} WHERE {condition})");
     let between = any(format!("\"namespace\" > {own} AND \"namespace\" < {below}"));
     let outside = [
