@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -110,13 +110,25 @@ pub fn convert(from: EncodingType, to: EncodingType, data: &[u8]) -> Result<Vec<
 /// unparsable values, 415 `Cannot find any acceptable Content-Type media type in provided
 /// header: <raw>` (and the same for `Accept`) for media types we do not speak.
 pub fn encodings_from_headers(headers: &HeaderMap) -> Result<(EncodingType, EncodingType), Error> {
-    let read = match header_str(headers, &http::header::CONTENT_TYPE, "Content-Type")? {
+    encodings_from_values(
+        headers.get(http::header::CONTENT_TYPE),
+        headers.get(http::header::ACCEPT),
+    )
+}
+
+/// [`encodings_from_headers`] for the `Content-Type` and `Accept` values already found (the
+/// request's parse reads all the headers it uses in one pass over the map).
+pub(crate) fn encodings_from_values(
+    content_type: Option<&HeaderValue>,
+    accept: Option<&HeaderValue>,
+) -> Result<(EncodingType, EncodingType), Error> {
+    let read = match header_str(content_type, "Content-Type")? {
         None | Some("") => EncodingType::Json,
         Some(raw) => media_encoding(raw)
             .map_err(|e| Error::bad_request(format!("Invalid Content-Type header: {e}")))?
             .ok_or_else(|| unsupported("Content-Type", raw))?,
     };
-    let write = match header_str(headers, &http::header::ACCEPT, "Accept")? {
+    let write = match header_str(accept, "Accept")? {
         None | Some("") => EncodingType::Json,
         Some(raw) => negotiate_accept(raw)?,
     };
@@ -153,12 +165,8 @@ fn unsupported(header: &str, raw: &str) -> Error {
     )
 }
 
-fn header_str<'a>(
-    headers: &'a HeaderMap,
-    key: &http::HeaderName,
-    display: &str,
-) -> Result<Option<&'a str>, Error> {
-    match headers.get(key) {
+fn header_str<'a>(value: Option<&'a HeaderValue>, display: &str) -> Result<Option<&'a str>, Error> {
+    match value {
         None => Ok(None),
         Some(v) => v.to_str().map(|s| Some(s.trim())).map_err(|_| {
             Error::bad_request(format!("Invalid {display} header: not visible ASCII"))

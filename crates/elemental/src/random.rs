@@ -46,11 +46,12 @@ pub fn random_bytes() -> [u8; 16] {
     bytes
 }
 
-/// A random (version 4) UUID, as its 36-character text.
+/// A random (version 4) UUID, as its 36-character text: encoded into a buffer of that size
+/// (`to_string` goes through the formatter and grows its `String` as it writes).
 pub fn random_uuid() -> String {
-    uuid::Builder::from_random_bytes(random_bytes())
-        .into_uuid()
-        .to_string()
+    let uuid = uuid::Builder::from_random_bytes(random_bytes()).into_uuid();
+    let mut text = [0; uuid::fmt::Hyphenated::LENGTH];
+    uuid.hyphenated().encode_lower(&mut text).to_owned()
 }
 
 #[cfg(test)]
@@ -63,7 +64,10 @@ mod tests {
     fn uuids_are_version_4_and_distinct() {
         let ids: BTreeSet<String> = (0..10_000).map(|_| random_uuid()).collect();
         assert_eq!(ids.len(), 10_000);
-        let parsed = uuid::Uuid::parse_str(ids.first().unwrap()).unwrap();
+        let first = ids.first().unwrap();
+        let parsed = uuid::Uuid::parse_str(first).unwrap();
+        // The hyphenated lowercase form, as `Uuid`'s `Display` writes it.
+        assert_eq!(*first, parsed.to_string());
         assert_eq!(parsed.get_version_num(), 4);
         assert_eq!(parsed.get_variant(), uuid::Variant::RFC4122);
     }

@@ -8,10 +8,11 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 use serde::de::DeserializeOwned;
 
+use crate::encoding::encodings_from_values;
 use crate::parameters::parse_bool;
 use crate::{
     ClientCertificate, CountMode, EncodingType, Error, Errors, Identity, ModelManager, Operation,
-    Parameters, TraceContext, encodings_from_headers,
+    Parameters, TraceContext,
 };
 
 /// Where the request comes from, beyond its HTTP parts.
@@ -214,7 +215,8 @@ impl Request {
         context: &RequestContext<'_>,
     ) -> Result<Request, Errors> {
         let version = path.version.map_err(|e| *e)?;
-        let (content_type, accept) = encodings_from_headers(&parts.headers)?;
+        let known = KnownHeaders::read(&parts.headers);
+        let (content_type, accept) = encodings_from_values(known.content_type, known.accept)?;
 
         let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
         let length = path.components.len();
@@ -254,7 +256,6 @@ impl Request {
         let mut query = parse_query(parts.uri.query().unwrap_or(""));
         request.read_builtin_parameters(&mut query)?;
         request.read_declared_parameters(manager, &mut query)?;
-        let known = KnownHeaders::read(&parts.headers);
         request.read_headers(&known, &parts.headers, context);
         request.count_mode = known
             .count_mode
@@ -335,6 +336,10 @@ impl Request {
             return Ok(());
         }
         for definition in info.map_or(&[][..], |i| i.parameters) {
+            if query.is_empty() && definition.default_value.is_none() {
+                // Nothing left to read, and no default to apply (most requests).
+                continue;
+            }
             let raw = query.remove(definition.name).unwrap_or_default();
             let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
             if let Some(parameter) = definition.parse(&raw)? {
@@ -416,11 +421,13 @@ impl Request {
     }
 }
 
-/// The headers a request reads after its path, found in one pass over the request's headers
+/// The headers a request reads, found in one pass over the request's headers
 /// (one lookup by name each cost more, most of them for headers that a request does not have):
 /// the first value of each, and every value of `X-Fields`.
 #[derive(Default)]
 struct KnownHeaders<'a> {
+    content_type: Option<&'a HeaderValue>,
+    accept: Option<&'a HeaderValue>,
     authorization: Option<&'a HeaderValue>,
     forwarded_for: Option<&'a HeaderValue>,
     real_ip: Option<&'a HeaderValue>,
@@ -439,6 +446,8 @@ impl<'a> KnownHeaders<'a> {
         let mut known = Self::default();
         for (name, value) in headers {
             let first = match name.as_str() {
+                "content-type" => &mut known.content_type,
+                "accept" => &mut known.accept,
                 "authorization" => &mut known.authorization,
                 "x-forwarded-for" => &mut known.forwarded_for,
                 "x-real-ip" => &mut known.real_ip,

@@ -266,6 +266,23 @@ fn required_parameters() {
 }
 
 #[test]
+fn defaults_apply_with_or_without_a_query() {
+    fn view(r: &Request) -> Vec<&str> {
+        r.parameters.get("view").unwrap().string_values()
+    }
+    let r = get("/tasks/1");
+    assert_eq!(view(&r), vec!["summary"]);
+    assert!(r.parameters.get("other").is_none());
+    let r = get("/tasks/1?other=x");
+    assert_eq!(view(&r), vec!["summary"]);
+    assert_eq!(
+        r.parameters.get("other").unwrap().string_values(),
+        vec!["x"]
+    );
+    assert_eq!(view(&get("/tasks/1?view=full")), vec!["full"]);
+}
+
+#[test]
 fn encodings() {
     let r = parse(
         "GET",

@@ -450,7 +450,12 @@ static RELATIONSHIPS: [Relationship; 20] = [
         "root",
         params(&[s("rlcp1"), b("rlcp2")]),
     ),
-    allow("task", Operation::Retrieve, "root", NONE),
+    allow(
+        "task",
+        Operation::Retrieve,
+        "root",
+        params(&[s("view").with_default("summary"), s("other")]),
+    ),
     allow("task", Operation::Update, "root", NONE),
     allow("task", Operation::Delete, "root", NONE),
     allow(
