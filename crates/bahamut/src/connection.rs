@@ -3,17 +3,22 @@
 //! idle, and the fast refusal of connections past the caps.
 //!
 //! A connection's socket is read through [`TrackedIo`], which notes when bytes arrive; the
-//! connection's [`Activity`] also counts the requests in flight. A watchdog beside each
-//! connection closes it when a request head takes longer than the header timeout, or when no
-//! request arrives within the idle timeout. Body timeouts are per request (see `server`).
+//! connection's [`Activity`] also counts the requests in flight. One [`ConnectionWatch`] per
+//! server looks over every connection's activity at each tick, and signals a connection to
+//! close when a request head takes longer than the header timeout, or when no request arrives
+//! within the idle timeout; it also signals shutdown to all. A connection reads its signal
+//! when it is polled (an atomic load), instead of polling timers and a shutdown channel of its
+//! own beside the socket each time. Body timeouts are per request (see `server`).
 
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
+use futures_util::task::AtomicWaker;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
@@ -169,7 +174,38 @@ pub(crate) fn raw_error_response(code: u16, title: &str, description: &str) -> V
     answer
 }
 
-/// What a connection is doing, shared by its socket wrapper, its service and its watchdog.
+/// What the server asks of a connection. A later signal replaces an earlier one only when it
+/// ranks higher: a timeout during shutdown still closes the connection at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum Signal {
+    /// Shutdown started: finish the request in flight (or arriving), then close.
+    Stop = 1,
+    /// No request arrived within the idle timeout: close now.
+    IdleTimeout = 2,
+    /// A request head took longer than the header timeout: close now.
+    HeadTimeout = 3,
+}
+
+impl Signal {
+    fn from_u8(value: u8) -> Option<Self> {
+        [Self::Stop, Self::IdleTimeout, Self::HeadTimeout]
+            .into_iter()
+            .find(|signal| *signal as u8 == value)
+    }
+
+    /// Why the connection closes, for the log.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Self::Stop => "shutdown",
+            Self::IdleTimeout => "idle timeout",
+            Self::HeadTimeout => "request head not received in time",
+        }
+    }
+}
+
+/// What a connection is doing, shared by its socket wrapper, its service and the server's
+/// [`ConnectionWatch`]; and the signal the watch left for it.
 pub(crate) struct Activity {
     start: Instant,
     /// Milliseconds since `start` of the last byte read or the last answer.
@@ -181,6 +217,10 @@ pub(crate) struct Activity {
     /// HTTP/2: control frames arrive between requests, so bytes read do not start a request
     /// head (only the idle timeout applies between requests).
     multiplexed: AtomicBool,
+    /// The [`Signal`] sent, as its number; 0 for none.
+    signal: AtomicU8,
+    /// The task that serves the connection, woken by a signal.
+    waker: AtomicWaker,
 }
 
 impl Activity {
@@ -191,6 +231,8 @@ impl Activity {
             head_started: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             multiplexed: AtomicBool::new(false),
+            signal: AtomicU8::new(0),
+            waker: AtomicWaker::new(),
         })
     }
 
@@ -226,17 +268,27 @@ impl Activity {
         self.last.store(self.now(), Ordering::Relaxed);
     }
 
-    /// Completes once no request is in flight and no request head is arriving.
-    pub(crate) async fn until_idle(&self) {
-        while self.in_flight.load(Ordering::SeqCst) > 0
-            || self.head_started.load(Ordering::SeqCst) != 0
-        {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+    /// No request is in flight and no request head is arriving.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0 && self.head_started.load(Ordering::SeqCst) == 0
+    }
+
+    /// The signal sent to the connection, if any; `waker` is woken by the next one.
+    pub(crate) fn signal(&self, waker: &Waker) -> Option<Signal> {
+        // Registered before the load: a signal sent in between wakes the task again.
+        self.waker.register(waker);
+        Signal::from_u8(self.signal.load(Ordering::Acquire))
+    }
+
+    /// Sends `signal`, unless one that ranks as high was sent already.
+    fn send(&self, signal: Signal) {
+        if self.signal.fetch_max(signal as u8, Ordering::AcqRel) < signal as u8 {
+            self.waker.wake();
         }
     }
 
     /// Why the connection should be closed now, if it should.
-    fn expired(&self, header_timeout: Duration, idle_timeout: Duration) -> Option<&'static str> {
+    fn expired(&self, header_timeout: Duration, idle_timeout: Duration) -> Option<Signal> {
         if self.in_flight.load(Ordering::SeqCst) > 0 {
             return None;
         }
@@ -244,26 +296,100 @@ impl Activity {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         match self.head_started.load(Ordering::SeqCst) {
             0 => (now.saturating_sub(self.last.load(Ordering::Relaxed)) >= millis(idle_timeout))
-                .then_some("idle timeout"),
+                .then_some(Signal::IdleTimeout),
             started => (now.saturating_sub(started - 1) >= millis(header_timeout))
-                .then_some("request head not received in time"),
+                .then_some(Signal::HeadTimeout),
         }
     }
 }
 
-/// Completes when the connection has been idle, or has spent on one request head, longer than
-/// its timeout.
-pub(crate) async fn watchdog(
-    activity: Arc<Activity>,
+/// The activities of a server's open connections: [`ConnectionWatch::run`] checks them at
+/// each tick and signals the connections past a timeout; [`ConnectionWatch::stop_all`] signals
+/// shutdown to all, and to those that open after it.
+pub(crate) struct ConnectionWatch {
     header_timeout: Duration,
     idle_timeout: Duration,
-) -> &'static str {
-    let tick = (header_timeout.min(idle_timeout) / 4)
-        .clamp(Duration::from_millis(50), Duration::from_secs(1));
-    loop {
-        tokio::time::sleep(tick).await;
-        if let Some(reason) = activity.expired(header_timeout, idle_timeout) {
-            return reason;
+    state: Mutex<WatchState>,
+}
+
+#[derive(Default)]
+struct WatchState {
+    next_id: u64,
+    open: HashMap<u64, Arc<Activity>>,
+    stopping: bool,
+}
+
+/// A connection in the watch; it leaves the watch when this is dropped.
+pub(crate) struct Watched {
+    watch: Arc<ConnectionWatch>,
+    id: u64,
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.watch.state().open.remove(&self.id);
+    }
+}
+
+impl ConnectionWatch {
+    /// A watch that closes connections past `header_timeout` (a request head arriving) or
+    /// `idle_timeout` (no request).
+    pub(crate) fn new(header_timeout: Duration, idle_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            header_timeout,
+            idle_timeout,
+            state: Mutex::new(WatchState::default()),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, WatchState> {
+        // The state stays consistent through a panic elsewhere: each change is one map call.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Watches a connection's `activity` until the returned guard is dropped.
+    pub(crate) fn watch(self: &Arc<Self>, activity: Arc<Activity>) -> Watched {
+        let mut state = self.state();
+        if state.stopping {
+            activity.send(Signal::Stop);
+        }
+        let id = state.next_id;
+        state.next_id += 1;
+        state.open.insert(id, activity);
+        Watched {
+            watch: self.clone(),
+            id,
+        }
+    }
+
+    /// Signals shutdown to every connection, open now or later.
+    pub(crate) fn stop_all(&self) {
+        let mut state = self.state();
+        state.stopping = true;
+        for activity in state.open.values() {
+            activity.send(Signal::Stop);
+        }
+    }
+
+    /// Signals the connections past a timeout.
+    fn sweep(&self) {
+        for activity in self.state().open.values() {
+            if let Some(signal) = activity.expired(self.header_timeout, self.idle_timeout) {
+                activity.send(signal);
+            }
+        }
+    }
+
+    /// Checks the connections at each tick (a quarter of the shorter timeout, between 50 ms
+    /// and 1 s), for as long as the task runs.
+    pub(crate) async fn run(self: Arc<Self>) {
+        let tick = (self.header_timeout.min(self.idle_timeout) / 4)
+            .clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let mut ticks = tokio::time::interval(tick);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.sweep();
         }
     }
 }

@@ -27,7 +27,8 @@ use tokio::task::JoinSet;
 
 use crate::HttpResponse;
 use crate::connection::{
-    AcceptBackoff, Activity, ConnectionLimits, ConnectionSlot, Peer, TrackedIo, watchdog,
+    AcceptBackoff, Activity, ConnectionLimits, ConnectionSlot, ConnectionWatch, Peer, Signal,
+    TrackedIo,
 };
 use crate::endpoint::Endpoint;
 use crate::meta::{RouteInfo, openapi_for, routes_for, to_json_indented};
@@ -313,6 +314,7 @@ impl Server {
                 .openapi_info()
                 .map(|d| serde_json::to_vec(&d).unwrap_or_default()),
             limits,
+            watch: ConnectionWatch::new(self.options.header_timeout, self.options.idle_timeout),
             tls,
             options: self.options,
             processors: self.processors,
@@ -336,13 +338,17 @@ impl Server {
         if let Some(hook) = &inner.options.post_start_hook {
             hook().await;
         }
-        let connections = accept_until(inner.clone(), rest, shutdown, stop_rx).await;
-        // The listener is closed now: new connections are refused, push sessions close.
+        let watch_task = tokio::spawn(inner.watch.clone().run());
+        let connections = accept_until(inner.clone(), rest, shutdown).await;
+        // The listener is closed now: new connections are refused, push sessions close, the
+        // open connections close once their request in flight is answered.
         let _ = stop_tx.send(true);
+        inner.watch.stop_all();
         if let Some(push) = &inner.push {
             push.hub.close_all();
         }
         drain(connections, inner.options.drain_timeout).await;
+        watch_task.abort();
         if let Some(task) = health_task {
             task.abort();
         }
@@ -402,7 +408,6 @@ async fn accept_until(
     inner: Arc<ServerState>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
-    stop: watch::Receiver<bool>,
 ) -> JoinSet<()> {
     let mut connections = JoinSet::new();
     let mut backoff = AcceptBackoff::new();
@@ -428,8 +433,7 @@ async fn accept_until(
         }
         match inner.limits.admit(remote.ip()) {
             Ok(slot) => {
-                let (inner, stop) = (inner.clone(), stop.clone());
-                connections.spawn(serve_connection(inner, stream, remote, stop, slot));
+                connections.spawn(serve_connection(inner.clone(), stream, remote, slot));
             }
             Err(refusal) => {
                 tracing::debug!(%remote, ?refusal, "connection refused: over the cap");
@@ -470,7 +474,6 @@ async fn serve_connection(
     inner: Arc<ServerState>,
     stream: TcpStream,
     remote: SocketAddr,
-    stop: watch::Receiver<bool>,
     slot: ConnectionSlot,
 ) {
     match inner.tls.clone() {
@@ -483,7 +486,7 @@ async fn serve_connection(
                 remote,
                 certificate: None,
             };
-            serve_http(inner, stream, peer, protocol, stop).await;
+            serve_http(inner, stream, peer, protocol).await;
         }
         Some(tls) => {
             let timeout = inner.options.header_timeout;
@@ -498,7 +501,7 @@ async fn serve_connection(
                     true => Protocol::Http2,
                     false => Protocol::Http1,
                 };
-                serve_http(inner, accepted.stream, peer, protocol, stop).await;
+                serve_http(inner, accepted.stream, peer, protocol).await;
             }
         }
     }
@@ -509,13 +512,8 @@ async fn serve_connection(
 /// [`crate::connection`] closes it, or shutdown: then the request in progress (or one whose
 /// head is arriving) is answered with `Connection: close` (HTTP/2: a `GOAWAY`), and the
 /// connection closes once idle.
-async fn serve_http<S>(
-    inner: Arc<ServerState>,
-    stream: S,
-    peer: Peer,
-    protocol: Protocol,
-    mut stop: watch::Receiver<bool>,
-) where
+async fn serve_http<S>(inner: Arc<ServerState>, stream: S, peer: Peer, protocol: Protocol)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Activity::new();
@@ -557,33 +555,34 @@ async fn serve_http<S>(
     };
     let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
-    let expired = watchdog(
-        activity.clone(),
-        options.header_timeout,
-        options.idle_timeout,
-    );
-    tokio::select! {
-        result = connection.as_mut() => {
-            if let Err(e) = result {
-                tracing::debug!(error = %e, %remote, "connection ended with an error");
+    let _watched = inner.watch.watch(activity.clone());
+    let mut shutting_down = false;
+    let ended = std::future::poll_fn(|cx| {
+        let signal = activity.signal(cx.waker());
+        if let Some(close) = signal.filter(|s| *s != Signal::Stop) {
+            return Poll::Ready(Err(close));
+        }
+        let stopping = signal == Some(Signal::Stop);
+        loop {
+            if stopping && !shutting_down && activity.is_idle() {
+                // Nothing in flight: hyper closes the connection at its next poll.
+                connection.as_mut().graceful_shutdown();
+                shutting_down = true;
+            }
+            match connection.as_mut().poll(cx) {
+                Poll::Ready(result) => return Poll::Ready(Ok(result)),
+                // The request in flight was just answered: shut down now.
+                Poll::Pending if stopping && !shutting_down && activity.is_idle() => continue,
+                Poll::Pending => return Poll::Pending,
             }
         }
-        reason = expired => tracing::debug!(%remote, reason, "connection closed"),
-        () = stopping(&mut stop) => {
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                () = activity.until_idle() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = connection.await;
-                }
-            }
-        }
+    })
+    .await;
+    match ended {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(error = %e, %remote, "connection ended with an error"),
+        Err(signal) => tracing::debug!(%remote, reason = signal.reason(), "connection closed"),
     }
-}
-
-/// Completes when shutdown starts.
-async fn stopping(stop: &mut watch::Receiver<bool>) {
-    let _ = stop.wait_for(|stopping| *stopping).await;
 }
 
 async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors> {

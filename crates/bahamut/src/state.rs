@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::connection::ConnectionLimits;
+use crate::connection::{ConnectionLimits, ConnectionWatch};
 use crate::meta::RouteInfo;
 use crate::options::Options;
 use crate::typed::ErasedProcessor;
@@ -16,6 +16,8 @@ pub(crate) struct ServerState {
     pub healthy: AtomicBool,
     pub push: Option<Arc<crate::push::PushRuntime>>,
     pub limits: Arc<ConnectionLimits>,
+    /// The open connections' timeouts and shutdown signal.
+    pub watch: Arc<ConnectionWatch>,
     /// The TLS configuration in use, when TLS is on.
     pub tls: Option<Arc<crate::tls::TlsState>>,
     pub routes: BTreeMap<String, Vec<RouteInfo>>,

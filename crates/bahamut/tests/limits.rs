@@ -1,6 +1,7 @@
 //! Connection and request limits over real sockets, as a hostile client would meet them: a body
 //! sent one byte at a time, a header slowloris, connections past the global and per-IP caps,
-//! idle keep-alive connections, and requests sent on kept-alive connections during shutdown.
+//! idle keep-alive connections, and kept-alive connections (idle, sending a request, or sending a
+//! head slowly) during shutdown.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -299,4 +300,47 @@ async fn requests_on_kept_alive_connections_during_shutdown_are_answered() {
         assert_eq!(r.header("Connection"), Some("close"));
     }
     s.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_kept_alive_connections_close_at_once_when_shutdown_starts() {
+    let mut s = start(|o| o.with_drain_timeout(Duration::from_secs(10))).await;
+    let mut conn = TcpStream::connect(s.addr).await.unwrap();
+    let keep_alive = create("idle").replace("Connection: close\r\n", "");
+    conn.write_all(keep_alive.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"));
+    let started = Instant::now();
+    s.begin_stop();
+    assert_closed_silently_after(&mut conn, Duration::ZERO).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "closed after {:?}, not at once",
+        started.elapsed()
+    );
+    tokio::time::timeout(Duration::from_secs(2), s.stop())
+        .await
+        .expect("the server stops without waiting for its drain timeout")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_request_head_during_shutdown_is_still_closed_after_the_header_timeout() {
+    let mut s = start(|o| {
+        o.with_header_timeout(Duration::from_millis(500))
+            .with_drain_timeout(Duration::from_secs(10))
+    })
+    .await;
+    let mut slow = TcpStream::connect(s.addr).await.unwrap();
+    slow.write_all(b"GET /lists HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.begin_stop();
+    assert_closed_silently_after(&mut slow, Duration::from_millis(300)).await;
+    tokio::time::timeout(Duration::from_secs(2), s.stop())
+        .await
+        .expect("the server stops once the slow head is cut off")
+        .unwrap();
 }
