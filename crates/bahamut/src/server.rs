@@ -533,11 +533,13 @@ where
             activity.set_multiplexed();
         }
         activity.request_started();
-        async move {
-            let response = handle(inner, request, peer).await;
+        // A combinator rather than an `async` block: the block would keep its captured
+        // request and peer (320 bytes) beside `handle`'s future, which holds them already,
+        // and hyper moves this future several times per request.
+        handle(inner, request, peer).map(move |response| {
             activity.request_finished();
             Ok::<_, Infallible>(response)
-        }
+        })
     });
     let options = &inner.options;
     let mut builder = auto::Builder::new(TokioExecutor::new());
