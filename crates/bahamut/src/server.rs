@@ -646,61 +646,69 @@ async fn read_body(inner: &ServerState, body: Incoming) -> Result<Bytes, Errors>
 /// response header, the `trace` of its errors and a `request` span around its log lines
 /// ([`crate::request_span`]); the span is the server's in the client's W3C trace
 /// (`traceparent`), and records the identity, operation, namespace and status.
-async fn handle(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice in its future"
+)]
+fn handle(
     inner: Arc<ServerState>,
     request: http::Request<Incoming>,
     peer: Peer,
-) -> HttpResponse {
-    let request_id = elemental::request_id(request.headers());
-    let parent = TraceContext::from_headers(request.headers());
-    let trace = TraceContext::child_of(parent.as_ref());
-    let method = request.method().clone();
-    let fields = RequestFields::new(request_id.clone(), method.clone(), trace, parent.as_ref());
-    let mut span = RequestSpan::start(fields);
-    let metrics = inner.options.metrics.clone();
-    let version = request.version();
-    let uri = inner.options.access_log.then(|| request.uri().clone());
-    // The clock is read only when the duration goes somewhere (two reads per request).
-    let started = (metrics.is_some() || uri.is_some()).then(std::time::Instant::now);
-    if let Some(metrics) = &metrics {
-        metrics.request_started();
-    }
-    let draining = !inner.healthy.load(Ordering::SeqCst);
-    let (mut response, endpoint) = {
-        let origin = Origin {
-            peer: &peer,
-            request_id: &request_id,
-            trace,
+) -> impl Future<Output = HttpResponse> {
+    // An `async` block in a plain function, not an `async fn`: an `async fn` keeps each
+    // argument twice in its future (as passed, and as the local it is moved to).
+    async move {
+        let request_id = elemental::request_id(request.headers());
+        let parent = TraceContext::from_headers(request.headers());
+        let trace = TraceContext::child_of(parent.as_ref());
+        let method = request.method().clone();
+        let fields = RequestFields::new(request_id.clone(), method.clone(), trace, parent.as_ref());
+        let mut span = RequestSpan::start(fields);
+        let metrics = inner.options.metrics.clone();
+        let version = request.version();
+        let uri = inner.options.access_log.then(|| request.uri().clone());
+        // The clock is read only when the duration goes somewhere (two reads per request).
+        let started = (metrics.is_some() || uri.is_some()).then(std::time::Instant::now);
+        if let Some(metrics) = &metrics {
+            metrics.request_started();
+        }
+        let draining = !inner.healthy.load(Ordering::SeqCst);
+        let (mut response, endpoint) = {
+            let origin = Origin {
+                peer: &peer,
+                request_id: &request_id,
+                trace,
+            };
+            let mut responding = std::pin::pin!(respond(inner.clone(), request, origin));
+            std::future::poll_fn(|cx| span.poll_in(responding.as_mut(), cx)).await
         };
-        let mut responding = std::pin::pin!(respond(inner.clone(), request, origin));
-        std::future::poll_fn(|cx| span.poll_in(responding.as_mut(), cx)).await
-    };
-    let headers = response.headers_mut();
-    if version >= http::Version::HTTP_2 {
-        // HTTP/2 has no connection-level headers; a drain sends GOAWAY instead.
-        headers.remove(http::header::CONNECTION);
-    } else if draining || !inner.healthy.load(Ordering::SeqCst) {
-        headers.insert(
-            http::header::CONNECTION,
-            http::HeaderValue::from_static("close"),
-        );
+        let headers = response.headers_mut();
+        if version >= http::Version::HTTP_2 {
+            // HTTP/2 has no connection-level headers; a drain sends GOAWAY instead.
+            headers.remove(http::header::CONNECTION);
+        } else if draining || !inner.healthy.load(Ordering::SeqCst) {
+            headers.insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
+            );
+        }
+        let code = response.status().as_u16();
+        span.record_status(code);
+        let took = started.map(|started| started.elapsed()).unwrap_or_default();
+        if let Some(metrics) = &metrics {
+            metrics.request_finished(&method, endpoint, code, took);
+        }
+        if let Some(uri) = uri {
+            access_log(&method, &uri, endpoint, &response, took, &request_id);
+        }
+        // A plain model answer has the header already, empty (`response::model_response`). The
+        // value takes the id's own bytes: no copy.
+        match http::HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
+            Ok(value) => response.headers_mut().insert(X_REQUEST_ID, value),
+            Err(_) => response.headers_mut().remove(X_REQUEST_ID),
+        };
+        response
     }
-    let code = response.status().as_u16();
-    span.record_status(code);
-    let took = started.map(|started| started.elapsed()).unwrap_or_default();
-    if let Some(metrics) = &metrics {
-        metrics.request_finished(&method, endpoint, code, took);
-    }
-    if let Some(uri) = uri {
-        access_log(&method, &uri, endpoint, &response, took, &request_id);
-    }
-    // A plain model answer has the header already, empty (`response::model_response`). The
-    // value takes the id's own bytes: no copy.
-    match http::HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
-        Ok(value) => response.headers_mut().insert(X_REQUEST_ID, value),
-        Err(_) => response.headers_mut().remove(X_REQUEST_ID),
-    };
-    response
 }
 
 /// Where a request comes from, as [`handle`] passes it on.
