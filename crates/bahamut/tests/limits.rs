@@ -48,6 +48,21 @@ async fn connect_from(source: [u8; 4], addr: SocketAddr) -> TcpStream {
     socket.connect(addr).await.expect("connect")
 }
 
+/// A create of list `name` without `Connection: close`: the connection stays open after it.
+fn kept_alive_create(name: &str) -> String {
+    create(name).replace("Connection: close\r\n", "")
+}
+
+/// A connection to `addr` that has had one kept-alive create (`request`) answered 200.
+async fn connection_after_one_create(addr: SocketAddr, request: &str) -> TcpStream {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    conn.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = conn.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"));
+    conn
+}
+
 /// Reads until the server closes the connection (or `limit` passes); the bytes read.
 async fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
     let mut raw = Vec::new();
@@ -175,12 +190,7 @@ async fn a_slow_request_head_is_closed_after_the_header_timeout() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let s = start(|o| o.with_idle_timeout(Duration::from_millis(600))).await;
-    let mut conn = TcpStream::connect(s.addr).await.unwrap();
-    let keep_alive = create("kept").replace("Connection: close\r\n", "");
-    conn.write_all(keep_alive.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = conn.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"));
+    let mut conn = connection_after_one_create(s.addr, &kept_alive_create("kept")).await;
     assert_closed_silently_after(&mut conn, Duration::from_millis(500)).await;
     s.stop().await.unwrap();
 }
@@ -274,14 +284,9 @@ async fn past_the_connection_cap_clients_get_a_fast_503_and_health_says_so() {
 async fn requests_on_kept_alive_connections_during_shutdown_are_answered() {
     let mut s = start(|o| o.with_drain_timeout(Duration::from_secs(5))).await;
     let mut conns = Vec::new();
-    let keep_alive = create("drain").replace("Connection: close\r\n", "");
+    let keep_alive = kept_alive_create("drain");
     for _ in 0..5 {
-        let mut conn = TcpStream::connect(s.addr).await.unwrap();
-        conn.write_all(keep_alive.as_bytes()).await.unwrap();
-        let mut buf = vec![0u8; 4096];
-        let n = conn.read(&mut buf).await.unwrap();
-        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"));
-        conns.push(conn);
+        conns.push(connection_after_one_create(s.addr, &keep_alive).await);
     }
     // Each connection starts a request, then shutdown starts while the heads are arriving.
     for conn in &mut conns {
@@ -305,12 +310,7 @@ async fn requests_on_kept_alive_connections_during_shutdown_are_answered() {
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_kept_alive_connections_close_at_once_when_shutdown_starts() {
     let mut s = start(|o| o.with_drain_timeout(Duration::from_secs(10))).await;
-    let mut conn = TcpStream::connect(s.addr).await.unwrap();
-    let keep_alive = create("idle").replace("Connection: close\r\n", "");
-    conn.write_all(keep_alive.as_bytes()).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    let n = conn.read(&mut buf).await.unwrap();
-    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200 OK"));
+    let mut conn = connection_after_one_create(s.addr, &kept_alive_create("idle")).await;
     let started = Instant::now();
     s.begin_stop();
     assert_closed_silently_after(&mut conn, Duration::ZERO).await;
