@@ -318,7 +318,8 @@ pub trait Processor<T: Model>: Send + Sync + 'static {
 pub struct ProcessorContext<T> {
     /// Boxed: the request goes from the dispatch to the typed step and back, by pointer.
     pub(crate) request: Box<Request>,
-    pub(crate) stored: Option<T>,
+    /// Boxed: most requests have none, and the context lives in every request's future.
+    pub(crate) stored: Option<Box<T>>,
     pub(crate) claims: Vec<String>,
     /// A custom marshaller encodes the answer (`crate::Options::with_marshaller`).
     pub(crate) marshalled: bool,
@@ -335,8 +336,9 @@ pub(crate) struct SideChannels {
     pub events: Vec<Event>,
     pub cookies: Vec<Cookie>,
     pub automatic_event: bool,
-    /// In a mutex only so that the context is `Sync` (a streamed body need not be).
-    pub response: Option<std::sync::Mutex<http::Response<Body>>>,
+    /// In a mutex only so that the context is `Sync` (a streamed body need not be); boxed,
+    /// as few answers take over the response and the context lives in every request's future.
+    pub response: Option<Box<std::sync::Mutex<http::Response<Body>>>>,
 }
 
 impl<T> ProcessorContext<T> {
@@ -377,7 +379,7 @@ impl<T> ProcessorContext<T> {
     /// The stored object loaded by the retriever (update and merged patch), if one is
     /// configured.
     pub fn stored(&self) -> Option<&T> {
-        self.stored.as_ref()
+        self.stored.as_deref()
     }
 
     /// The claims left by the authenticators.
@@ -425,6 +427,6 @@ impl<T> ProcessorContext<T> {
     /// custom formats, or a [`Body::from_stream`] too large to hold in memory). The object the
     /// processor returns is then only used for the automatic event.
     pub fn set_response(&mut self, response: http::Response<Body>) {
-        self.answer.response = Some(std::sync::Mutex::new(response));
+        self.answer.response = Some(Box::new(std::sync::Mutex::new(response)));
     }
 }

@@ -108,7 +108,17 @@ fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Erro
     Error::new(title, description, "bahamut", code)
 }
 
-async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> (Outcome, Box<Request>) {
+/// The typed step of one request. A plain function returning an `async` block, not an `async
+/// fn`: an `async fn` keeps its arguments in its future beside the locals they are moved to,
+/// and this future is boxed for every request (docs/benchmarks.md, "A smaller typed step").
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep the job twice in the boxed future"
+)]
+fn run<T: Model, P: Processor<T>>(
+    processor: Arc<P>,
+    job: Job,
+) -> impl Future<Output = (Outcome, Box<Request>)> + Send {
     let Job {
         mut request,
         claims,
@@ -119,44 +129,50 @@ async fn run<T: Model, P: Processor<T>>(processor: Arc<P>, job: Job) -> (Outcome
         unmarshaller,
         timeout,
     } = job;
-    let deadline = Deadline::after(timeout);
-    let operation = request.operation;
-    let decoder = Decoder {
-        unmarshaller: unmarshaller.as_ref(),
-    };
-    let prepared = deadline.bound(prepare::<T>(&request, retriever.as_deref(), decoder));
-    let prepared = prepared.await.and_then(|prepared| prepared);
-    // Decoded (or refused): the body's bytes are released now rather than at the end of the
-    // request, and the audit sees the request without them.
-    request.data = Bytes::new();
-    let (call, stored) = match prepared {
-        Ok(prepared) => prepared,
-        Err(errors) => return (Outcome::Failed(errors), request),
-    };
-    let mut ctx = ProcessorContext::<T>::with_boxed(request, claims);
-    ctx.marshalled = marshaller.is_some();
-    ctx.stored = stored;
-    let called = AssertUnwindSafe(call_processor(processor.as_ref(), &mut ctx, call));
-    let result = match recover_panics {
-        true => deadline.bound(called.catch_unwind()).await,
-        false => {
-            let unwound = called.map(Ok::<_, Box<dyn std::any::Any + Send>>);
-            deadline.bound(unwound).await
-        }
-    };
-    let outcome = match result {
-        Ok(Ok(Ok(answered))) => finish(&mut ctx, answered, operation, marshaller.as_ref()),
-        Ok(Ok(Err(error))) => {
-            let errors: Errors = error.into();
-            Outcome::Failed(match &error_transformer {
-                Some(transform) => transform(errors),
-                None => errors,
-            })
-        }
-        Ok(Err(payload)) => Outcome::Failed(panicked::<T>(payload.as_ref(), operation)),
-        Err(too_long) => Outcome::Failed(too_long),
-    };
-    (outcome, ctx.request)
+    async move {
+        let deadline = Deadline::after(timeout);
+        let operation = request.operation;
+        // Scoped, so that the decoded input, once moved out, takes no room in the future
+        // while the processor runs.
+        let (call, stored) = {
+            let decoder = Decoder {
+                unmarshaller: unmarshaller.as_ref(),
+            };
+            let prepared = deadline.bound(prepare::<T>(&request, retriever.as_deref(), decoder));
+            let prepared = prepared.await.and_then(|prepared| prepared);
+            // Decoded (or refused): the body's bytes are released now rather than at the end
+            // of the request, and the audit sees the request without them.
+            request.data = Bytes::new();
+            match prepared {
+                Ok(prepared) => prepared,
+                Err(errors) => return (Outcome::Failed(errors), request),
+            }
+        };
+        let mut ctx = ProcessorContext::<T>::with_boxed(request, claims);
+        ctx.marshalled = marshaller.is_some();
+        ctx.stored = stored.map(Box::new);
+        let called = AssertUnwindSafe(call_processor(processor.as_ref(), &mut ctx, call));
+        let result = match recover_panics {
+            true => deadline.bound(called.catch_unwind()).await,
+            false => {
+                let unwound = called.map(Ok::<_, Box<dyn std::any::Any + Send>>);
+                deadline.bound(unwound).await
+            }
+        };
+        let outcome = match result {
+            Ok(Ok(Ok(answered))) => finish(&mut ctx, answered, operation, marshaller.as_ref()),
+            Ok(Ok(Err(error))) => {
+                let errors: Errors = error.into();
+                Outcome::Failed(match &error_transformer {
+                    Some(transform) => transform(errors),
+                    None => errors,
+                })
+            }
+            Ok(Err(payload)) => Outcome::Failed(panicked::<T>(payload.as_ref(), operation)),
+            Err(too_long) => Outcome::Failed(too_long),
+        };
+        (outcome, ctx.request)
+    }
 }
 
 /// When the typed step must be done by, if ever.
@@ -204,23 +220,31 @@ fn panicked<T: Model>(payload: &(dyn std::any::Any + Send), operation: Operation
     ))
 }
 
-async fn call_processor<T: Model, P: Processor<T>>(
-    processor: &P,
-    ctx: &mut ProcessorContext<T>,
+/// The processor's method for `call`. A plain function returning an `async` block: as an
+/// `async fn` its future kept `call` twice (as passed, and as matched).
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn would keep the call's input twice in its future"
+)]
+fn call_processor<'a, T: Model, P: Processor<T>>(
+    processor: &'a P,
+    ctx: &'a mut ProcessorContext<T>,
     call: Call<T>,
-) -> Result<Answered<T>, P::Error> {
-    Ok(match call {
-        Call::RetrieveMany => Answered::Page(processor.retrieve_many(ctx).await?),
-        Call::Retrieve => match processor.retrieve_encoded(ctx).await? {
-            Retrieved::Object(object) => Answered::One(object),
-            Retrieved::Encoded(encoded) => Answered::Encoded(encoded),
-        },
-        Call::Create(object) => Answered::One(processor.create(ctx, object).await?),
-        Call::Update(object) => Answered::One(processor.update(ctx, object).await?),
-        Call::Patch(patch) => Answered::One(processor.patch(ctx, patch).await?),
-        Call::Delete => Answered::One(processor.delete(ctx).await?),
-        Call::Info => Answered::Count(processor.info(ctx).await?),
-    })
+) -> impl Future<Output = Result<Answered<T>, P::Error>> + Send + 'a {
+    async move {
+        Ok(match call {
+            Call::RetrieveMany => Answered::Page(processor.retrieve_many(ctx).await?),
+            Call::Retrieve => match processor.retrieve_encoded(ctx).await? {
+                Retrieved::Object(object) => Answered::One(object),
+                Retrieved::Encoded(encoded) => Answered::Encoded(encoded),
+            },
+            Call::Create(object) => Answered::One(processor.create(ctx, object).await?),
+            Call::Update(object) => Answered::One(processor.update(ctx, object).await?),
+            Call::Patch(patch) => Answered::One(processor.patch(ctx, patch).await?),
+            Call::Delete => Answered::One(processor.delete(ctx).await?),
+            Call::Info => Answered::Count(processor.info(ctx).await?),
+        })
+    }
 }
 
 /// Decodes and validates the input; a patch with a retriever is merged into the stored object
@@ -413,7 +437,7 @@ fn finish<T: Model>(
                 Err(e) => return Outcome::Failed(Errors::from(e)),
             }
         }
-        let mut response = response.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut response = (*response).into_inner().unwrap_or_else(|p| p.into_inner());
         crate::cookie::add_cookies(response.headers_mut(), &ctx.answer.cookies);
         return Outcome::Custom(response, events);
     }
