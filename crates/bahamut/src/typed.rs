@@ -84,20 +84,21 @@ impl<T: Model, P: Processor<T>> ErasedProcessor for Typed<T, P> {
     }
 }
 
-/// The processor method to call, with its input.
+/// The processor method to call, with its input (boxed: the call is moved through the
+/// layers of the typed step's future, and a move copies the whole enum, whatever its variant).
 enum Call<T: Model> {
     RetrieveMany,
     Retrieve,
-    Create(T),
-    Update(T),
-    Patch(T::Sparse),
+    Create(Box<T>),
+    Update(Box<T>),
+    Patch(Box<T::Sparse>),
     Delete,
     Info,
 }
 
-/// What the processor answered.
+/// What the processor answered (one object boxed, for the same reason as [`Call`]'s input).
 enum Answered<T> {
-    One(T),
+    One(Box<T>),
     /// A retrieved object as its JSON form, encoded beforehand.
     Encoded(elemental::Encoded<T>),
     Page(Page<T>),
@@ -150,7 +151,7 @@ fn run<T: Model, P: Processor<T>>(
         };
         let mut ctx = ProcessorContext::<T>::with_boxed(request, claims);
         ctx.marshalled = marshaller.is_some();
-        ctx.stored = stored.map(Box::new);
+        ctx.stored = stored;
         let called = AssertUnwindSafe(call_processor(processor.as_ref(), &mut ctx, call));
         let result = match recover_panics {
             true => deadline.bound(called.catch_unwind()).await,
@@ -235,13 +236,13 @@ fn call_processor<'a, T: Model, P: Processor<T>>(
         Ok(match call {
             Call::RetrieveMany => Answered::Page(processor.retrieve_many(ctx).await?),
             Call::Retrieve => match processor.retrieve_encoded(ctx).await? {
-                Retrieved::Object(object) => Answered::One(object),
+                Retrieved::Object(object) => Answered::One(Box::new(object)),
                 Retrieved::Encoded(encoded) => Answered::Encoded(encoded),
             },
-            Call::Create(object) => Answered::One(processor.create(ctx, object).await?),
-            Call::Update(object) => Answered::One(processor.update(ctx, object).await?),
-            Call::Patch(patch) => Answered::One(processor.patch(ctx, patch).await?),
-            Call::Delete => Answered::One(processor.delete(ctx).await?),
+            Call::Create(object) => Answered::One(Box::new(processor.create(ctx, *object).await?)),
+            Call::Update(object) => Answered::One(Box::new(processor.update(ctx, *object).await?)),
+            Call::Patch(patch) => Answered::One(Box::new(processor.patch(ctx, *patch).await?)),
+            Call::Delete => Answered::One(Box::new(processor.delete(ctx).await?)),
             Call::Info => Answered::Count(processor.info(ctx).await?),
         })
     }
@@ -253,7 +254,7 @@ async fn prepare<T: Model>(
     request: &Request,
     retriever: Option<&dyn IdentifiableRetriever>,
     decoder: Decoder<'_>,
-) -> Result<(Call<T>, Option<T>), Errors> {
+) -> Result<(Call<T>, Option<Box<T>>), Errors> {
     if matches!(
         request.operation,
         Operation::Create | Operation::Update | Operation::Patch
@@ -271,7 +272,7 @@ async fn prepare<T: Model>(
                 false => decoder.object(request)?,
             };
             check(&object, None, Operation::Create)?;
-            Ok((Call::Create(object), None))
+            Ok((Call::Create(Box::new(object)), None))
         }
         Operation::Update => {
             let mut object: T = decoder.object(request)?;
@@ -282,19 +283,19 @@ async fn prepare<T: Model>(
                 keep_omitted_protected(&mut object, stored, request)?;
             }
             check(&object, stored.as_ref(), Operation::Update)?;
-            Ok((Call::Update(object), stored))
+            Ok((Call::Update(Box::new(object)), stored.map(Box::new)))
         }
         Operation::Patch => {
             let sparse: T::Sparse = decode_object(request)?;
             let Some(stored) = load::<T>(retriever, request).await? else {
-                return Ok((Call::Patch(sparse), None));
+                return Ok((Call::Patch(Box::new(sparse)), None));
             };
             let mut merged = stored.clone();
             merged.patch(&sparse);
             refuse_other_id(&merged, request)?;
             merged.set_id(&request.object_id);
             check(&merged, Some(&stored), Operation::Update)?;
-            Ok((Call::Update(merged), Some(stored)))
+            Ok((Call::Update(Box::new(merged)), Some(Box::new(stored))))
         }
     }
 }
@@ -426,7 +427,7 @@ fn finish<T: Model>(
     let mut events = std::mem::take(&mut ctx.answer.events);
     let automatic = match &answered {
         Answered::One(object) if ctx.answer.automatic_event => {
-            event_type(operation).map(|kind| (kind, object))
+            event_type(operation).map(|kind| (kind, &**object))
         }
         _ => None,
     };
@@ -477,7 +478,7 @@ fn encode<T: Model>(
     let (accept, fields) = (request.accept, &request.fields);
     let (body, count, next) = match (answered, marshaller) {
         (Answered::One(object), Some(marshal)) => (
-            Some(marshal(request, Marshal::One(object))?.into()),
+            Some(marshal(request, Marshal::One(&**object))?.into()),
             0,
             None,
         ),
@@ -539,7 +540,7 @@ fn encode_model<T: Model>(
 ) -> Result<EncodedAnswer, Error> {
     Ok(match answered {
         Answered::Count(count) => (None, *count, None),
-        Answered::One(object) => (Some(encode_one(object, accept, fields)?.into()), 0, None),
+        Answered::One(object) => (Some(encode_one(&**object, accept, fields)?.into()), 0, None),
         Answered::Encoded(encoded) => {
             let body = match as_stored {
                 true => encoded.json().clone(),
