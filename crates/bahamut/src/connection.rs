@@ -280,6 +280,13 @@ impl Activity {
         Signal::from_u8(self.signal.load(Ordering::Acquire))
     }
 
+    /// The task that served the connection has ended: its waker is dropped. An upgraded
+    /// connection (a push session) keeps its activity for as long as the socket lives, and a
+    /// waker kept here would keep the ended task's memory (its whole future) with it.
+    pub(crate) fn task_ended(&self) {
+        drop(self.waker.take());
+    }
+
     /// Sends `signal`, unless one that ranks as high was sent already.
     fn send(&self, signal: Signal) {
         if self.signal.fetch_max(signal as u8, Ordering::AcqRel) < signal as u8 {
@@ -461,6 +468,27 @@ mod tests {
         drop(first);
         assert_eq!(limits.open(), 2);
         assert!(limits.admit(a).is_ok());
+    }
+
+    /// A waker that counts, through its `Arc`, who holds it.
+    struct CountedWaker;
+
+    impl std::task::Wake for CountedWaker {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn an_ended_task_is_no_longer_held_by_its_activity() {
+        let task = Arc::new(CountedWaker);
+        let waker = Waker::from(task.clone());
+        let activity = Activity::new();
+        assert_eq!(activity.signal(&waker), None);
+        drop(waker);
+        // The activity holds the task's waker (the socket of an upgraded connection keeps the
+        // activity for as long as the session lives).
+        assert_eq!(Arc::strong_count(&task), 2);
+        activity.task_ended();
+        assert_eq!(Arc::strong_count(&task), 1);
     }
 
     #[test]

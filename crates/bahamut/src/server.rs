@@ -580,6 +580,7 @@ where
         }
     })
     .await;
+    activity.task_ended();
     match ended {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::debug!(error = %e, %remote, "connection ended with an error"),
