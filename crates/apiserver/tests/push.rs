@@ -119,6 +119,31 @@ async fn push_configs_select_identities_types_and_entities() {
     running.stop().await.expect("stop");
 }
 
+/// A session reads with a 1 KiB buffer: a config of several KiB is read whole all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_config_larger_than_the_read_buffer_applies() {
+    let running = server(PushOptions::default()).await;
+    let addr = running.addr;
+    let mut client = PushClient::connect(addr, "namespace=/")
+        .await
+        .expect("session");
+    // 200 alternatives, about 5 KiB, only the last of which matches.
+    let names: Vec<String> = (0..200)
+        .map(|n| format!("name == not-this-one-{n}"))
+        .collect();
+    let filter = format!("{} or name == wanted", names.join(" or "));
+    let config = format!(r#"{{"filters":{{"externalnetwork":"{filter}"}}}}"#);
+    assert!(config.len() > 4 * 1024, "{} bytes", config.len());
+    client.configure(&config).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    create(addr, "/", "other").await;
+    create(addr, "/", "wanted").await;
+    let event = client.event(WAIT).await;
+    assert_eq!(entity(&event)["name"], "wanted");
+    assert_quiet(&mut client).await;
+    running.stop().await.expect("stop");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_filter_gives_an_error_event_or_closes_with_1003() {
     let running = server(PushOptions::default()).await;
