@@ -15,13 +15,16 @@ use quote::quote;
 use syn::{ImplItem, ItemImpl, parse_macro_input, parse_quote};
 
 /// The operation methods of `bahamut::Processor`, and the variant of `Operation` each serves
-/// (`retrieve` and `retrieve_encoded` both serve a retrieve: a block writes one of them).
+/// (`retrieve` and `retrieve_encoded` both serve a retrieve: a block writes one of them; the
+/// same for `create` and `create_encoded`, `update` and `update_encoded`).
 static OPERATION_METHODS: &[(&str, &str)] = &[
     ("retrieve_many", "RetrieveMany"),
     ("retrieve", "Retrieve"),
     ("retrieve_encoded", "Retrieve"),
     ("create", "Create"),
+    ("create_encoded", "Create"),
     ("update", "Update"),
+    ("update_encoded", "Update"),
     ("patch", "Patch"),
     ("delete", "Delete"),
     ("info", "Info"),

@@ -111,7 +111,8 @@ impl<T: Model> Items<T> {
     }
 }
 
-/// The answer of a retrieve ([`Processor::retrieve_encoded`]): the object, or its JSON form
+/// The answer of a retrieve, a create or an update ([`Processor::retrieve_encoded`],
+/// [`Processor::create_encoded`], [`Processor::update_encoded`]): the object, or its JSON form
 /// encoded beforehand.
 ///
 /// ```
@@ -209,8 +210,10 @@ fn not_implemented<T: Model, E: From<NotImplemented>>(operation: Operation) -> E
 /// ```
 ///
 /// A retrieve is written as [`Processor::retrieve`] (the object) or as
-/// [`Processor::retrieve_encoded`] (the object, or its JSON form stored beforehand); a block
-/// that writes both does not compile:
+/// [`Processor::retrieve_encoded`] (the object, or its JSON form stored beforehand), a create
+/// as [`Processor::create`] or [`Processor::create_encoded`], an update as
+/// [`Processor::update`] or [`Processor::update_encoded`]; a block that writes both methods of
+/// one operation does not compile:
 ///
 /// ```compile_fail
 /// use bahamut::{Encoded, Errors, Processor, ProcessorContext, Retrieved};
@@ -278,6 +281,18 @@ pub trait Processor<T: Model>: Send + Sync + 'static {
         async { Err(not_implemented::<T, _>(Operation::Create)) }
     }
 
+    /// `POST /resources`, answered with the created object or with its JSON form (write this
+    /// method instead of [`Processor::create`] to answer with the bytes a store encoded once
+    /// as it wrote the object; writing both does not compile). The automatic event takes the
+    /// same bytes. By default, [`Processor::create`]'s object.
+    fn create_encoded(
+        &self,
+        ctx: &mut ProcessorContext<T>,
+        object: T,
+    ) -> impl Future<Output = Result<Retrieved<T>, Self::Error>> + Send {
+        async move { self.create(ctx, object).await.map(Retrieved::Object) }
+    }
+
     /// `PUT /resources/:id` (and a `PATCH` merged into the stored object when a retriever is
     /// configured), with the decoded and validated object, its id set from the path.
     fn update(
@@ -286,6 +301,17 @@ pub trait Processor<T: Model>: Send + Sync + 'static {
         _object: T,
     ) -> impl Future<Output = Result<T, Self::Error>> + Send {
         async { Err(not_implemented::<T, _>(Operation::Update)) }
+    }
+
+    /// An update answered with the object or with its JSON form, as
+    /// [`Processor::create_encoded`] is to [`Processor::create`]. By default,
+    /// [`Processor::update`]'s object.
+    fn update_encoded(
+        &self,
+        ctx: &mut ProcessorContext<T>,
+        object: T,
+    ) -> impl Future<Output = Result<Retrieved<T>, Self::Error>> + Send {
+        async move { self.update(ctx, object).await.map(Retrieved::Object) }
     }
 
     /// `PATCH /resources/:id` without a retriever, with the sparse body.

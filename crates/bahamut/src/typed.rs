@@ -105,6 +105,21 @@ enum Answered<T> {
     Count(u64),
 }
 
+impl<T> From<Retrieved<T>> for Answered<T> {
+    fn from(retrieved: Retrieved<T>) -> Self {
+        match retrieved {
+            Retrieved::Object(object) => Answered::One(Box::new(object)),
+            Retrieved::Encoded(encoded) => Answered::Encoded(encoded),
+        }
+    }
+}
+
+/// What the automatic event of a write is made from: the answered object, or its JSON form.
+enum EventSource<'a, T> {
+    Object(&'a T),
+    Encoded(&'a elemental::Encoded<T>),
+}
+
 fn bahamut_error(title: &str, description: impl Into<String>, code: u16) -> Error {
     Error::new(title, description, "bahamut", code)
 }
@@ -235,12 +250,9 @@ fn call_processor<'a, T: Model, P: Processor<T>>(
     async move {
         Ok(match call {
             Call::RetrieveMany => Answered::Page(processor.retrieve_many(ctx).await?),
-            Call::Retrieve => match processor.retrieve_encoded(ctx).await? {
-                Retrieved::Object(object) => Answered::One(Box::new(object)),
-                Retrieved::Encoded(encoded) => Answered::Encoded(encoded),
-            },
-            Call::Create(object) => Answered::One(Box::new(processor.create(ctx, *object).await?)),
-            Call::Update(object) => Answered::One(Box::new(processor.update(ctx, *object).await?)),
+            Call::Retrieve => processor.retrieve_encoded(ctx).await?.into(),
+            Call::Create(object) => processor.create_encoded(ctx, *object).await?.into(),
+            Call::Update(object) => processor.update_encoded(ctx, *object).await?.into(),
             Call::Patch(patch) => Answered::One(Box::new(processor.patch(ctx, *patch).await?)),
             Call::Delete => Answered::One(Box::new(processor.delete(ctx).await?)),
             Call::Info => Answered::Count(processor.info(ctx).await?),
@@ -425,15 +437,17 @@ fn finish<T: Model>(
         Answered::Encoded(_) | Answered::Count(_) => {}
     }
     let mut events = std::mem::take(&mut ctx.answer.events);
-    let automatic = match &answered {
-        Answered::One(object) if ctx.answer.automatic_event => {
-            event_type(operation).map(|kind| (kind, &**object))
-        }
-        _ => None,
+    let source = match &answered {
+        Answered::One(object) => Some(EventSource::Object(&**object)),
+        Answered::Encoded(encoded) => Some(EventSource::Encoded(encoded)),
+        Answered::Page(_) | Answered::Count(_) => None,
     };
+    let automatic = source
+        .filter(|_| ctx.answer.automatic_event)
+        .and_then(|source| event_type(operation).map(|kind| (kind, source)));
     if let Some(response) = ctx.answer.response.take() {
-        if let Some((kind, object)) = automatic {
-            match Event::from_identifiable(kind, object, EncodingType::Json) {
+        if let Some((kind, source)) = automatic {
+            match automatic_event(kind, source, None) {
                 Ok(event) => events.push(event),
                 Err(e) => return Outcome::Failed(Errors::from(e)),
             }
@@ -446,26 +460,40 @@ fn finish<T: Model>(
         Ok(answer) => answer,
         Err(e) => return Outcome::Failed(Errors::from(e)),
     };
-    if let Some((kind, object)) = automatic {
+    if let Some((kind, source)) = automatic {
         // The answer is the object's whole JSON form when the client asked for JSON, without
         // X-Fields or a custom marshaller: the event takes those bytes instead of encoding the
         // object a second time.
         let shared = ctx.sends_json_as_stored() && !answer.body.is_empty();
-        let event = match shared {
-            true => Ok(Event::from_encoded(
-                kind,
-                T::IDENTITY.name,
-                answer.body.clone(),
-                EncodingType::Json,
-            )),
-            false => Event::from_identifiable(kind, object, EncodingType::Json),
-        };
-        match event {
+        match automatic_event(kind, source, shared.then_some(&answer.body)) {
             Ok(event) => events.push(event),
             Err(e) => return Outcome::Failed(Errors::from(e)),
         }
     }
     Outcome::Answer(answer, events)
+}
+
+/// The automatic event of a write, in JSON: from the object's JSON form when there is one
+/// (`answer_json`, the answer's bytes, or the processor's encoded answer), else encoded from the
+/// object.
+fn automatic_event<T: Model>(
+    kind: EventType,
+    source: EventSource<'_, T>,
+    answer_json: Option<&Bytes>,
+) -> Result<Event, Error> {
+    let json = match (source, answer_json) {
+        (_, Some(json)) => json.clone(),
+        (EventSource::Encoded(encoded), None) => encoded.json().clone(),
+        (EventSource::Object(object), None) => {
+            return Event::from_identifiable(kind, object, EncodingType::Json);
+        }
+    };
+    Ok(Event::from_encoded(
+        kind,
+        T::IDENTITY.name,
+        json,
+        EncodingType::Json,
+    ))
 }
 
 fn encode<T: Model>(

@@ -1,7 +1,8 @@
-//! Pages of objects encoded beforehand (`Page::all_encoded`) and retrieves answered with one
-//! (`Retrieved::Encoded`): a JSON client gets the stored bytes (joined for a page), exactly what
-//! the server would have encoded; msgpack and `X-Fields` clients get the objects decoded back
-//! and encoded their way; secrets never leave.
+//! Pages of objects encoded beforehand (`Page::all_encoded`), and retrieves and creates
+//! answered with one (`Retrieved::Encoded`): a JSON client gets the stored bytes (joined for a
+//! page), exactly what the server would have encoded, and a create's event carries them; msgpack
+//! and `X-Fields` clients get the objects decoded back and encoded their way; secrets never
+//! leave.
 
 use std::sync::Arc;
 
@@ -174,5 +175,68 @@ async fn stored_json_is_sent_as_is_only_to_json_clients_without_x_fields_or_a_ma
     let s = start(true).await;
     let r = send(s.addr, &request("GET", path, &[], "")).await;
     assert_eq!((r.status, r.text()), (200, "false".to_string()));
+    s.stop().await.unwrap();
+}
+
+/// Answers every create with the object's JSON form, whatever the client asked for.
+struct Written;
+
+#[bahamut::processor]
+impl Processor<List> for Written {
+    async fn create_encoded(
+        &self,
+        _: &mut ProcessorContext<List>,
+        mut list: List,
+    ) -> Result<Retrieved<List>, Errors> {
+        list.id = "5f0000000000000000000042".into();
+        Ok(Retrieved::Encoded(Encoded::from_mut(&mut list)?))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_encoded_create_answers_each_encoding_and_is_the_bytes_of_its_event() {
+    let s = testkit::start(|o| {
+        let o = o.with_model(0, manager()).with_model(1, manager());
+        let mut server = Server::new(o.with_push(bahamut::PushOptions::default()));
+        server.register_processor(Written)?;
+        Ok(server)
+    })
+    .await;
+    let mut session = testkit::push::PushClient::connect(s.addr, "namespace=/")
+        .await
+        .expect("push session");
+    let body = r#"{"name":"groceries","secret":"s3cr3t"}"#;
+    let post = |headers: &'static [(&'static str, &'static str)]| {
+        let raw = request("POST", "/lists", headers, body);
+        async move { send(s.addr, &raw).await }
+    };
+    let created = List {
+        id: "5f0000000000000000000042".into(),
+        name: "groceries".into(),
+        ..List::default()
+    };
+
+    let r = post(&[("Content-Type", "application/json")]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, serde_json::to_vec(&created).unwrap());
+    let event = session.event(std::time::Duration::from_secs(5)).await;
+    assert_eq!(
+        (event.identity.as_str(), event.event_type),
+        ("list", elemental::EventType::Create)
+    );
+    assert_eq!(event.decode_entity::<List>().unwrap(), created);
+
+    let r = post(&[("Content-Type", "application/json"), ("X-Fields", "name")]).await;
+    assert_eq!(
+        (r.status, r.text()),
+        (200, r#"{"name":"groceries"}"#.to_string())
+    );
+    let r = post(&[
+        ("Content-Type", "application/json"),
+        ("Accept", "application/msgpack"),
+    ])
+    .await;
+    let decoded: List = elemental::decode(EncodingType::Msgpack, &r.body).unwrap();
+    assert_eq!(decoded, created);
     s.stop().await.unwrap();
 }

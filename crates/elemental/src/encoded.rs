@@ -37,6 +37,16 @@ impl<T: Model> Encoded<T> {
         })
     }
 
+    /// Encodes `object` as JSON, its secrets blanked for the encoding only: unlike
+    /// [`Encoded::new`], no copy of an object with secrets is made, and the object is as it
+    /// was once this returns ([`Model::encode_without_secrets`]).
+    pub fn from_mut(object: &mut T) -> Result<Self, Error> {
+        Ok(Self {
+            json: Bytes::from(object.encode_without_secrets(EncodingType::Json)?),
+            model: PhantomData,
+        })
+    }
+
     /// The object decoded back from its JSON form (secrets blank).
     pub fn decode(&self) -> Result<T, Error> {
         decode(EncodingType::Json, &self.json)

@@ -86,6 +86,16 @@ pub trait Model:
 
     /// Copies every attribute set in `sparse` onto `self`.
     fn patch(&mut self, sparse: &Self::Sparse);
+
+    /// The object encoded with its secret attributes blank, as [`Identifiable::blank_secrets`]
+    /// leaves them; the object is as it was once this returns. Generated models take the
+    /// secrets out for the encoding and put them back, without copying the object; by
+    /// default, a blanked copy is encoded.
+    fn encode_without_secrets(&mut self, encoding: EncodingType) -> Result<Vec<u8>, Error> {
+        let mut copy = self.clone();
+        copy.blank_secrets();
+        crate::encode(encoding, &copy)
+    }
 }
 
 /// Checks read-only and creation-only rules of `object` against the stored `previous` version.

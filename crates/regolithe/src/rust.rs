@@ -646,6 +646,28 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
     } else {
         quote! { fn blank_secrets(&mut self) { #(#secrets)* } }
     };
+    let secret_fields: Vec<&Ident> = fields
+        .iter()
+        .filter(|f| f.attribute.secret)
+        .map(|f| &f.ident)
+        .collect();
+    // The secrets are taken out for the encoding and put back: no copy of the object.
+    let encode_without_secrets = if secret_fields.is_empty() {
+        quote! {
+            fn encode_without_secrets(&mut self, encoding: EncodingType) -> Result<Vec<u8>, Error> {
+                ::elemental::encode(encoding, &*self)
+            }
+        }
+    } else {
+        quote! {
+            fn encode_without_secrets(&mut self, encoding: EncodingType) -> Result<Vec<u8>, Error> {
+                let kept = (#(::std::mem::take(&mut self.#secret_fields),)*);
+                let encoded = ::elemental::encode(encoding, &*self);
+                (#(self.#secret_fields,)*) = kept;
+                encoded
+            }
+        }
+    };
     let identifier = fields
         .iter()
         .find(|f| f.attribute.identifier && matches!(f.attribute.kind, AttributeKind::String));
@@ -740,6 +762,7 @@ fn model(set: &SpecSet, spec: &Spec, problems: &mut Vec<Problem>) -> TokenStream
                 #sparse { #(#to_sparse)* }
             }
             fn patch(&mut self, sparse: &#sparse) { #(#patches)* }
+            #encode_without_secrets
         }
     }
 }

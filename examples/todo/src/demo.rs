@@ -6,6 +6,8 @@
 //! where the model says so. Each object keeps its JSON form once a list or a retrieve has served
 //! it to a JSON client, so the next lists join stored bytes and the next retrieves send them,
 //! instead of encoding the objects again; msgpack and `X-Fields` clients get the objects.
+//! Creates and updates of JSON clients encode the object once as they store it, and answer
+//! (and send the event) with those bytes.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -47,6 +49,31 @@ impl<T: Model> Stored<T> {
         }
         let json = Encoded::new(&self.object)?;
         Ok(self.json.get_or_init(|| json).clone())
+    }
+
+    /// The answer of a retrieve: the JSON form when the client takes it as stored, else a
+    /// copy of the object.
+    fn answer(&self, ctx: &ProcessorContext<T>) -> Result<Retrieved<T>, Error> {
+        match ctx.sends_json_as_stored() {
+            true => Ok(self.encoded()?.into()),
+            false => Ok(Retrieved::Object(self.object.clone())),
+        }
+    }
+
+    /// A written object and the answer of the write. A client that takes the JSON form as
+    /// stored gets the bytes encoded here once, kept for the next reads (no copy of the
+    /// object is made); the others get a copy of the object.
+    fn written(mut object: T, ctx: &ProcessorContext<T>) -> Result<(Self, Retrieved<T>), Error> {
+        if !ctx.sends_json_as_stored() {
+            let answer = Retrieved::Object(object.clone());
+            return Ok((Self::new(object), answer));
+        }
+        let json = Encoded::from_mut(&mut object)?;
+        let stored = Self {
+            object,
+            json: OnceLock::from(json.clone()),
+        };
+        Ok((stored, json.into()))
     }
 }
 
@@ -102,13 +129,14 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
         let id = &ctx.request().object_id;
         let objects = self.objects();
         let stored = objects.get(id).ok_or_else(|| self.not_found(id))?;
-        match ctx.sends_json_as_stored() {
-            true => Ok(stored.encoded()?.into()),
-            false => Ok(Retrieved::Object(stored.object.clone())),
-        }
+        Ok(stored.answer(ctx)?)
     }
 
-    async fn create(&self, ctx: &mut ProcessorContext<T>, mut object: T) -> Result<T, Errors> {
+    async fn create_encoded(
+        &self,
+        ctx: &mut ProcessorContext<T>,
+        mut object: T,
+    ) -> Result<Retrieved<T>, Errors> {
         let id = self.ids.next_id();
         object.set_id(&id);
         let request = ctx.request();
@@ -118,11 +146,16 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
         {
             parent.set_parent(&request.parent_id, request.parent_identity.name);
         }
-        self.objects().insert(id, Stored::new(object.clone()));
-        Ok(object)
+        let (stored, answer) = Stored::written(object, ctx)?;
+        self.objects().insert(id, stored);
+        Ok(answer)
     }
 
-    async fn update(&self, ctx: &mut ProcessorContext<T>, mut object: T) -> Result<T, Errors> {
+    async fn update_encoded(
+        &self,
+        ctx: &mut ProcessorContext<T>,
+        mut object: T,
+    ) -> Result<Retrieved<T>, Errors> {
         let id = &ctx.request().object_id;
         let mut objects = self.objects();
         let stored = objects.get_mut(id).ok_or_else(|| self.not_found(id))?;
@@ -131,8 +164,9 @@ impl<T: Model> Processor<T> for MemoryProcessor<T> {
         {
             parent.set_parent(stored.parent_id(), stored.parent_type());
         }
-        *stored = Stored::new(object.clone());
-        Ok(object)
+        let (written, answer) = Stored::written(object, ctx)?;
+        *stored = written;
+        Ok(answer)
     }
 
     async fn delete(&self, ctx: &mut ProcessorContext<T>) -> Result<T, Errors> {

@@ -42,6 +42,21 @@ fn json_matches_the_reference_session() {
 }
 
 #[test]
+fn encoding_without_secrets_blanks_them_in_the_bytes_only() {
+    let mut list = groceries();
+    let mut blanked = groceries();
+    blanked.blank_secrets();
+    for encoding in [EncodingType::Json, EncodingType::Msgpack] {
+        let bytes = list.encode_without_secrets(encoding).unwrap();
+        assert_eq!(bytes, blanked.encode(encoding).unwrap(), "{encoding}");
+        assert_eq!(list, groceries(), "the secret is put back");
+    }
+    let mut task = Task::default();
+    let bytes = task.encode_without_secrets(EncodingType::Json).unwrap();
+    assert_eq!(bytes, task.encode(EncodingType::Json).unwrap());
+}
+
+#[test]
 fn decoding_applies_defaults_and_ignores_unknown_attributes() {
     let list: List = elemental::decode(
         EncodingType::Json,
