@@ -228,9 +228,9 @@ const BATCH: usize = 64;
 
 /// Small buffers (an idle session costs little), and push configs of at most 1 MiB. A client
 /// sends only configs, pings and its close, so a 1 KiB read buffer is plenty (a larger frame
-/// grows it while it is read). Frames are buffered up to 16 KiB between flushes, so that a batch of
-/// queued events leaves in few writes (the buffer is allocated by the first event, not by an
-/// idle session).
+/// grows it while it is read). Frames are buffered up to 16 KiB between flushes, so that a
+/// batch of queued events leaves in few writes (the buffer is allocated by the first event,
+/// not by an idle session).
 fn socket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(1024)
