@@ -37,9 +37,9 @@ impl<T: Model> Encoded<T> {
         })
     }
 
-    /// Encodes `object` as JSON, its secrets blanked for the encoding only: unlike
-    /// [`Encoded::new`], no copy of an object with secrets is made, and the object is as it
-    /// was once this returns ([`Model::encode_without_secrets`]).
+    /// Encodes `object` as JSON, its secrets blanked for the encoding only, through
+    /// [`Model::encode_without_secrets`]: for a generated model, unlike [`Encoded::new`], no
+    /// copy of an object with secrets is made. The object is as it was once this returns.
     pub fn from_mut(object: &mut T) -> Result<Self, Error> {
         Ok(Self {
             json: Bytes::from(object.encode_without_secrets(EncodingType::Json)?),
