@@ -31,11 +31,24 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["X-Namespace"] = "/bench"
 LUA
 
+# Each run writes to a schema of its own, dropped at the end (with psql, when it is installed):
+# tables left from an earlier run, with its rows and the indexes of its build, would be part of
+# the next run's figures.
+PG_SCHEMA="bench_storage_$$_$(date +%s)"
+drop_schema() {
+  [ -n "${APISERVER_BENCH_POSTGRES_URL:-}" ] && command -v psql >/dev/null || return 0
+  psql -q "$APISERVER_BENCH_POSTGRES_URL" -c "DROP SCHEMA IF EXISTS \"$PG_SCHEMA\" CASCADE" \
+    >/dev/null 2>&1 || true
+}
+trap 'cleanup; drop_schema' EXIT
+
 # launch STORE PORT -> runs the apiserver in the background
 launch() {
-  local store=$1 port=$2
+  local store=$1 port=$2 schema=()
+  [ "${store%%:*}" = postgres ] && schema=(--postgres-schema "$PG_SCHEMA")
   RUST_LOG=warn "$BINARY" --listen "127.0.0.1:$port" --health "127.0.0.1:$((port + 1))" \
-    --store "$store" --access-log false --log-level warn >"$WORK/server-$port.log" 2>&1 &
+    --store "$store" "${schema[@]}" --access-log false --log-level warn \
+    >"$WORK/server-$port.log" 2>&1 &
   PIDS+=($!)
 }
 

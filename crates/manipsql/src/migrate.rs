@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use crate::SqlError;
-use crate::schema::Schema;
+use crate::schema::{Schema, TableIndex};
 use crate::sql::{Dialect, Sql, SqlValue, quote};
 use crate::statements::{IDEMPOTENCY_TABLE, SCHEMA_TABLE, SEQUENCE};
 
@@ -93,15 +93,59 @@ pub fn plan(schema: &Schema, dialect: Dialect, recorded: &Recorded) -> Result<Ve
                 )));
             }
         }
-        for index in &table.indexes {
-            let columns: Vec<String> = index.key.iter().map(|c| quote(c)).collect();
-            let unique = if index.unique { "UNIQUE " } else { "" };
-            statements.push(raw(format!(
-                "CREATE {unique}INDEX IF NOT EXISTS {} ON {name} ({})",
-                quote(&index.name),
-                columns.join(", ")
-            )));
+        // PostgreSQL also gets each list index's count index (`TableIndex::count_index`);
+        // SQLite, which keeps every entry whole, counts from the list index itself.
+        let counts = table
+            .indexes
+            .iter()
+            .filter(|_| dialect == Dialect::Postgres)
+            .filter_map(|index| index.count_index(&table.table))
+            .collect::<Vec<_>>();
+        for index in table.indexes.iter().chain(&counts) {
+            statements.push(raw(create_index(&name, index)));
         }
     }
     Ok(statements)
+}
+
+/// `CREATE [UNIQUE] INDEX IF NOT EXISTS` of a spec's index on the table `name` (quoted).
+fn create_index(name: &str, index: &TableIndex) -> String {
+    let columns: Vec<String> = index.key.iter().map(|c| quote(c)).collect();
+    let unique = if index.unique { "UNIQUE " } else { "" };
+    format!(
+        "CREATE {unique}INDEX IF NOT EXISTS {} ON {name} ({})",
+        quote(&index.name),
+        columns.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statements of a first start in `dialect`, as text.
+    fn first_start(dialect: Dialect) -> Vec<String> {
+        let schema = Schema::from_manager(gaia::model::manager()).unwrap();
+        let statements = plan(&schema, dialect, &Recorded::new()).unwrap();
+        statements.into_iter().map(|sql| sql.text).collect()
+    }
+
+    #[test]
+    fn postgres_gets_the_count_index_of_a_list_index_and_sqlite_does_not() {
+        let list = "CREATE INDEX IF NOT EXISTS \"externalnetworks_type_protected_seq_namespace_idx\" \
+                    ON \"externalnetworks\" (\"type\", \"protected\", \"_seq\", \"namespace\")";
+        let count = "CREATE INDEX IF NOT EXISTS \"externalnetworks_type_protected_namespace_idx\" \
+                     ON \"externalnetworks\" (\"type\", \"protected\", \"namespace\")";
+        let postgres = first_start(Dialect::Postgres);
+        assert!(postgres.iter().any(|s| s == list));
+        assert!(postgres.iter().any(|s| s == count));
+        let sqlite = first_start(Dialect::Sqlite);
+        assert!(sqlite.iter().any(|s| s == list));
+        assert!(!sqlite.iter().any(|s| s == count));
+        assert!(
+            !sqlite
+                .iter()
+                .any(|s| s.contains("namespaces_name_type_namespace_idx"))
+        );
+    }
 }

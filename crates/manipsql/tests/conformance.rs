@@ -169,3 +169,119 @@ async fn postgres_counts_large_sets_by_estimate_when_asked() {
     check_estimated_counts(&store).await;
     drop_schemas(&url, &[schema]).await;
 }
+
+/// `$1`, `$2`, ... of a PostgreSQL statement replaced by their values as literals, so that
+/// `EXPLAIN` plans it as the store runs it: with its values.
+fn with_literals(sql: &manipsql::sql::Sql) -> String {
+    use manipsql::sql::SqlValue;
+    let mut text = sql.text.clone();
+    for (i, value) in sql.params.iter().enumerate().rev() {
+        let literal = match value {
+            SqlValue::Text(t) => format!("'{}'", t.replace('\'', "''")),
+            SqlValue::Bool(b) => b.to_string(),
+            SqlValue::Int(n) => n.to_string(),
+            other => panic!("no literal for {other:?}"),
+        };
+        text = text.replace(&format!("${}::", i + 1), &format!("{literal}::"));
+    }
+    text
+}
+
+/// A recursive list's exact total on PostgreSQL is counted from the count index of the list
+/// index `(type, protected)`: `(type, protected, namespace)`, which PostgreSQL keeps
+/// deduplicated. Each of the count's three forms (the namespace tested exactly, as a range, or
+/// not at all) walks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_counts_a_recursive_list_from_the_count_index() {
+    use elemental::ModelIdentity;
+    use elemental::filter::Filter;
+    use gaia::model::ExternalNetwork;
+    use manipulate::StoreContext;
+
+    let Some(url) = postgres_url("postgres_counts_a_recursive_list_from_the_count_index") else {
+        return;
+    };
+    let mut options = PostgresOptions::new(&url);
+    let schema = unique_name("count_index");
+    options.schema = Some(schema.clone());
+    let store = open_postgres(options, gaia::model::manager())
+        .await
+        .expect("open PostgreSQL");
+    // 3,000 networks under /t/a and /t/b, and one in /t-b: a sibling the count must leave out.
+    let network = |i: usize, namespace: &str| ExternalNetwork {
+        id: format!("{i:024x}"),
+        namespace: namespace.into(),
+        name: format!("network-{i}"),
+        r#type: if i % 3 == 0 { "Subnet" } else { "ENI" }.into(),
+        protected: i % 2 == 0,
+        ..ExternalNetwork::default()
+    };
+    let mut writes = Vec::new();
+    for i in 0..3_001 {
+        let namespace = match i {
+            3_000 => "/t-b",
+            _ if i % 2 == 0 => "/t/a",
+            _ => "/t/b",
+        };
+        let store = &store;
+        writes.push(async move {
+            let ctx = StoreContext::in_namespace(namespace);
+            manipulate::create(store, network(i, namespace), &ctx).await
+        });
+        if writes.len() == 64 {
+            for result in futures_util::future::join_all(writes.drain(..)).await {
+                result.expect("create");
+            }
+        }
+    }
+    for result in futures_util::future::join_all(writes).await {
+        result.expect("create");
+    }
+    let filter = Filter::parse("type == Subnet and protected == false").expect("filter");
+    let mut ctx = StoreContext::in_namespace("/t").with_filter(filter);
+    ctx.recursive = true;
+    let total = manipulate::Manipulator::count(&store, ExternalNetwork::IDENTITY, &ctx).await;
+
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
+    tokio::spawn(connection);
+    let table = manipsql::schema::Schema::from_manager(gaia::model::manager())
+        .and_then(|schema| schema.table(ExternalNetwork::IDENTITY))
+        .expect("table");
+    let count = manipsql::statements::count(&table, &ctx, manipsql::sql::Dialect::Postgres);
+    // Index scans only: the choice left to the planner is which index the count walks.
+    // One statement each: VACUUM cannot run in the transaction of a batch.
+    for statement in [
+        format!("VACUUM ANALYZE \"{schema}\".externalnetworks"),
+        format!("SET search_path = \"{schema}\""),
+        "SET enable_seqscan = off".to_string(),
+        "SET enable_bitmapscan = off".to_string(),
+    ] {
+        client.batch_execute(&statement).await.expect(&statement);
+    }
+    let plan = client
+        .query(&format!("EXPLAIN {}", with_literals(&count)), &[])
+        .await
+        .expect("explain the count");
+    let plan: Vec<String> = plan.iter().map(|row| row.get(0)).collect();
+    drop_schemas(&url, &[schema]).await;
+
+    // Of the 3,000 under /t: i % 6 == 3 is a Subnet not protected.
+    assert_eq!(total.expect("count"), 500);
+    let walks = |index: &str| {
+        plan.iter()
+            .filter(|line| line.contains(&format!("Index Only Scan using {index} ")))
+            .count()
+    };
+    assert_eq!(
+        walks("externalnetworks_type_protected_namespace_idx"),
+        3,
+        "{plan:#?}"
+    );
+    assert_eq!(
+        walks("externalnetworks_type_protected_seq_namespace_idx"),
+        0,
+        "{plan:#?}"
+    );
+}
