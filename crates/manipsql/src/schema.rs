@@ -163,10 +163,10 @@ impl TableIndex {
     /// On PostgreSQL, the index that counts this list index's matches: the spec's attributes and
     /// the namespace, without the insertion sequence (`<table>_<a>_<b>_namespace_idx`). Without
     /// the sequence, every entry of one namespace has the same key, and PostgreSQL's B-tree keeps
-    /// equal keys once with the list of their rows: a fraction of the list index's size, so a
-    /// count walks fewer pages and compares each key once per namespace, not once per row, and
-    /// the namespace's range is a condition of the walk. `None` for an index that is not a list
-    /// index (unique, or naming the namespace, or of a table without namespaces).
+    /// equal keys once with the list of their rows (up to a few hundred per entry): a fraction
+    /// of the list index's size, so a count walks fewer pages, compares a key once for many
+    /// rows, and has the namespace's range bound the walk. `None` for an index that is not a
+    /// list index (unique, or naming the namespace, or of a table without namespaces).
     pub fn count_index(&self, table: &str) -> Option<TableIndex> {
         if self.unique
             || !self

@@ -58,18 +58,46 @@ async fn drop_schemas(url: &str, schemas: &[String]) {
     }
 }
 
+/// A PostgreSQL store in a fresh schema named after `prefix`, and the schema's name.
+async fn open_in_fresh_schema(url: &str, prefix: &str) -> (manipsql::SqlManipulator, String) {
+    let mut options = PostgresOptions::new(url);
+    let schema = unique_name(prefix);
+    options.schema = Some(schema.clone());
+    let store = open_postgres(options, gaia::model::manager())
+        .await
+        .expect("open PostgreSQL");
+    (store, schema)
+}
+
+/// Creates `objects` in `store`, 64 at a time, each in its own namespace.
+async fn create_all(
+    store: &dyn manipulate::Manipulator,
+    objects: Vec<gaia::model::ExternalNetwork>,
+) {
+    let mut writes = Vec::new();
+    for object in objects {
+        writes.push(async move {
+            let ctx = manipulate::StoreContext::in_namespace(&object.namespace);
+            manipulate::create(store, object, &ctx).await
+        });
+        if writes.len() == 64 {
+            for result in futures_util::future::join_all(writes.drain(..)).await {
+                result.expect("create");
+            }
+        }
+    }
+    for result in futures_util::future::join_all(writes).await {
+        result.expect("create");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_refuses_a_regular_expression_it_cannot_run_with_a_400() {
     let Some(url) = postgres_url("postgres_refuses_a_regular_expression_it_cannot_run_with_a_400")
     else {
         return;
     };
-    let mut options = PostgresOptions::new(&url);
-    let schema = unique_name("regex");
-    options.schema = Some(schema.clone());
-    let store = open_postgres(options, gaia::model::manager())
-        .await
-        .expect("open PostgreSQL");
+    let (store, schema) = open_in_fresh_schema(&url, "regex").await;
     // Valid for Rust's regex (a Unicode class), not for PostgreSQL.
     let filter = elemental::filter::Filter::parse(r#"name matches "\p{Greek}""#).expect("filter");
     let ctx = manipulate::StoreContext::in_namespace("/").with_filter(filter);
@@ -101,19 +129,7 @@ async fn check_estimated_counts(store: &dyn manipulate::Manipulator) {
         protected: i < 1_000,
         ..ExternalNetwork::default()
     };
-    let ctx = StoreContext::in_namespace("/counts");
-    let mut writes = Vec::new();
-    for i in 0..3_000 {
-        writes.push(manipulate::create(store, network(i), &ctx));
-        if writes.len() == 64 {
-            for result in futures_util::future::join_all(writes.drain(..)).await {
-                result.expect("create");
-            }
-        }
-    }
-    for result in futures_util::future::join_all(writes).await {
-        result.expect("create");
-    }
+    create_all(store, (0..3_000).map(network).collect()).await;
     let list = |filter: &str, mode: CountMode| {
         let mut ctx =
             StoreContext::in_namespace("/counts").with_filter(Filter::parse(filter).expect("q"));
@@ -160,12 +176,7 @@ async fn postgres_counts_large_sets_by_estimate_when_asked() {
     let Some(url) = postgres_url("postgres_counts_large_sets_by_estimate_when_asked") else {
         return;
     };
-    let mut options = PostgresOptions::new(&url);
-    let schema = unique_name("estimates");
-    options.schema = Some(schema.clone());
-    let store = open_postgres(options, gaia::model::manager())
-        .await
-        .expect("open PostgreSQL");
+    let (store, schema) = open_in_fresh_schema(&url, "estimates").await;
     check_estimated_counts(&store).await;
     drop_schemas(&url, &[schema]).await;
 }
@@ -201,12 +212,7 @@ async fn postgres_counts_a_recursive_list_from_the_count_index() {
     let Some(url) = postgres_url("postgres_counts_a_recursive_list_from_the_count_index") else {
         return;
     };
-    let mut options = PostgresOptions::new(&url);
-    let schema = unique_name("count_index");
-    options.schema = Some(schema.clone());
-    let store = open_postgres(options, gaia::model::manager())
-        .await
-        .expect("open PostgreSQL");
+    let (store, schema) = open_in_fresh_schema(&url, "count_index").await;
     // 3,000 networks under /t/a and /t/b, and one in /t-b: a sibling the count must leave out.
     let network = |i: usize, namespace: &str| ExternalNetwork {
         id: format!("{i:024x}"),
@@ -216,27 +222,16 @@ async fn postgres_counts_a_recursive_list_from_the_count_index() {
         protected: i % 2 == 0,
         ..ExternalNetwork::default()
     };
-    let mut writes = Vec::new();
-    for i in 0..3_001 {
-        let namespace = match i {
-            3_000 => "/t-b",
-            _ if i % 2 == 0 => "/t/a",
-            _ => "/t/b",
-        };
-        let store = &store;
-        writes.push(async move {
-            let ctx = StoreContext::in_namespace(namespace);
-            manipulate::create(store, network(i, namespace), &ctx).await
-        });
-        if writes.len() == 64 {
-            for result in futures_util::future::join_all(writes.drain(..)).await {
-                result.expect("create");
-            }
-        }
-    }
-    for result in futures_util::future::join_all(writes).await {
-        result.expect("create");
-    }
+    let namespace = |i: usize| match i {
+        3_000 => "/t-b",
+        _ if i % 2 == 0 => "/t/a",
+        _ => "/t/b",
+    };
+    create_all(
+        &store,
+        (0..3_001).map(|i| network(i, namespace(i))).collect(),
+    )
+    .await;
     let filter = Filter::parse("type == Subnet and protected == false").expect("filter");
     let mut ctx = StoreContext::in_namespace("/t").with_filter(filter);
     ctx.recursive = true;
