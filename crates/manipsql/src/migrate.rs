@@ -95,12 +95,14 @@ pub fn plan(schema: &Schema, dialect: Dialect, recorded: &Recorded) -> Result<Ve
         }
         // PostgreSQL also gets each list index's count index (`TableIndex::count_index`);
         // SQLite, which keeps every entry whole, counts from the list index itself.
-        let counts = table
-            .indexes
-            .iter()
-            .filter(|_| dialect == Dialect::Postgres)
-            .filter_map(|index| index.count_index(&table.table))
-            .collect::<Vec<_>>();
+        let counts: Vec<TableIndex> = match dialect {
+            Dialect::Postgres => table
+                .indexes
+                .iter()
+                .filter_map(|index| index.count_index(&table.table))
+                .collect(),
+            Dialect::Sqlite => Vec::new(),
+        };
         for index in table.indexes.iter().chain(&counts) {
             statements.push(raw(create_index(&name, index)));
         }
