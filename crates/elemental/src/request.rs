@@ -214,27 +214,19 @@ impl Request {
         manager: &dyn ModelManager,
         context: &RequestContext<'_>,
     ) -> Result<Request, Errors> {
-        let version = path.version.map_err(|e| *e)?;
+        let version = *path.version.as_ref().map_err(|e| Error::clone(e))?;
         let known = KnownHeaders::read(&parts.headers);
         let (content_type, accept) = encodings_from_values(known.content_type, known.accept)?;
 
-        let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
-        let length = path.components.len();
-        let mut components = path.components.into_iter();
-        let (identity, object_id, parent_identity, parent_id) = match (
-            components.next(),
-            components.next(),
-            components.next(),
-            components.next(),
-        ) {
-            (Some(c), None, None, None) => {
-                (category(&c), String::new(), Identity::ROOT, String::new())
-            }
-            (Some(c), Some(id), None, None) => (category(&c), id, Identity::ROOT, String::new()),
-            (Some(p), Some(pid), Some(c), None) => (category(&c), String::new(), category(&p), pid),
-            _ => return Err(invalid_path(&parts).into()),
+        let (identity, parent_identity, _) = path
+            .identities(manager)
+            .ok_or_else(|| invalid_path(&parts))?;
+        let operation = operation_for(&parts.method, path.count)?;
+        let (object_id, parent_id) = match path.count {
+            2 => (path.into_id(), String::new()),
+            3 => (String::new(), path.into_id()),
+            _ => (String::new(), String::new()),
         };
-        let operation = operation_for(&parts.method, length)?;
 
         let id = context
             .request_id
@@ -558,7 +550,7 @@ pub enum PathShape {
 ///
 /// let path = ModelPath::parse("/api/v/1/lists/x/tasks", "api").unwrap();
 /// assert_eq!(path.version, Ok(1));
-/// assert_eq!(path.components, ["lists", "x", "tasks"]);
+/// assert_eq!(path.components().collect::<Vec<_>>(), ["lists", "x", "tasks"]);
 /// assert_eq!(path.shape(), Some(PathShape::Children));
 /// assert!(ModelPath::parse("/lists", "api").is_none());
 /// ```
@@ -567,9 +559,15 @@ pub struct ModelPath {
     /// The API version (`/v/N`, 0 without); the 400 to answer when `N` is not a number
     /// (boxed: the path is moved along with the request, and most paths have no error).
     pub version: Result<u32, Box<Error>>,
-    /// The components: `[category]`, `[category, id]` or `[parent, id, category]` on a model
-    /// route.
-    pub components: Vec<String>,
+    /// The components, `/`-separated: `category`, `category/id` or `parent/id/category` on a
+    /// model route (one text, not one per component: a request allocates it once).
+    text: String,
+    /// Where each of the first three components ends in `text`.
+    ends: [usize; 3],
+    /// How many components there are (more than three on a path that is no model route).
+    count: usize,
+    /// Some component is empty (`/lists//x`).
+    has_empty: bool,
 }
 
 impl ModelPath {
@@ -577,26 +575,68 @@ impl ModelPath {
     pub fn parse(path: &str, api_prefix: &str) -> Option<ModelPath> {
         let path = strip_api_prefix(path, api_prefix)?;
         let (version, rest) = split_version(path);
+        let text = components_text(rest);
+        let (mut ends, mut count, mut start, mut has_empty) = ([0; 3], 0, 0, false);
+        if !text.is_empty() {
+            let slashes = text.bytes().enumerate().filter(|(_, b)| *b == b'/');
+            for end in slashes.map(|(i, _)| i).chain([text.len()]) {
+                if let Some(slot) = ends.get_mut(count) {
+                    *slot = end;
+                }
+                has_empty |= end == start;
+                count += 1;
+                start = end + 1;
+            }
+        }
         Some(ModelPath {
             version: version.map_err(Box::new),
-            components: path_components(rest).map(str::to_string).collect(),
+            text: text.to_string(),
+            ends,
+            count,
+            has_empty,
         })
+    }
+
+    /// The components: `[category]`, `[category, id]` or `[parent, id, category]` on a model
+    /// route.
+    pub fn components(&self) -> impl Iterator<Item = &str> {
+        (self.count > 0)
+            .then(|| self.text.split('/'))
+            .into_iter()
+            .flatten()
+    }
+
+    /// Component `i` of the first three.
+    fn component(&self, i: usize) -> &str {
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1] + 1,
+        };
+        &self.text[start..self.ends[i]]
+    }
+
+    /// The id the path names (its second component), in the path's own text.
+    fn into_id(self) -> String {
+        let (start, end) = (self.ends[0] + 1, self.ends[1]);
+        let mut text = self.text;
+        text.truncate(end);
+        text.replace_range(..start, "");
+        text
     }
 
     /// The operation `method` asks for on this path (a 405 error for a method that names
     /// none).
     pub fn operation(&self, method: &Method) -> Result<Operation, Error> {
-        operation_for(method, self.components.len())
+        operation_for(method, self.count)
     }
 
     /// The shape of the path; `None` when it is not a model path (more than three components,
     /// or an empty one).
     pub fn shape(&self) -> Option<PathShape> {
-        let components = &self.components;
-        if components.len() > 1 && components.iter().any(String::is_empty) {
+        if self.count > 1 && self.has_empty {
             return None;
         }
-        match components.len() {
+        match self.count {
             0 | 1 => Some(PathShape::Collection),
             2 => Some(PathShape::Object),
             3 => Some(PathShape::Children),
@@ -607,11 +647,15 @@ impl ModelPath {
     /// The identities the path names: the identity, its parent (`root` at the top), and
     /// whether it names one object. `None` when it is not a model path.
     pub fn identities(&self, manager: &dyn ModelManager) -> Option<(Identity, Identity, bool)> {
-        let category = |c: &str| manager.identity_from_category(c).unwrap_or(Identity::EMPTY);
-        match self.components.as_slice() {
-            [c] => Some((category(c), Identity::ROOT, false)),
-            [c, _] => Some((category(c), Identity::ROOT, true)),
-            [p, _, c] => Some((category(c), category(p), false)),
+        let category = |i: usize| {
+            manager
+                .identity_from_category(self.component(i))
+                .unwrap_or(Identity::EMPTY)
+        };
+        match self.count {
+            1 => Some((category(0), Identity::ROOT, false)),
+            2 => Some((category(0), Identity::ROOT, true)),
+            3 => Some((category(2), category(0), false)),
             _ => None,
         }
     }
@@ -645,19 +689,14 @@ pub fn api_version_from_path(path: &str) -> Result<(u32, &str), Error> {
     Ok((version?, rest))
 }
 
-/// The components of a path after its prefix and version: none for `""` or `"/"`, and one
-/// trailing slash ignored (`/lists/` is `[lists]`).
-fn path_components(path: &str) -> impl Iterator<Item = &str> {
+/// The components' text of a path after its prefix and version: empty for `""` or `"/"`,
+/// without the leading slash, and one trailing slash ignored (`/lists/` is `lists`).
+fn components_text(path: &str) -> &str {
     let path = path.strip_prefix('/').unwrap_or(path);
-    let path = if path.len() > 1 {
-        path.strip_suffix('/').unwrap_or(path)
-    } else {
-        path
-    };
-    (!path.is_empty())
-        .then(|| path.split('/'))
-        .into_iter()
-        .flatten()
+    match path.len() > 1 {
+        true => path.strip_suffix('/').unwrap_or(path),
+        false => path,
+    }
 }
 
 fn operation_for(method: &Method, components: usize) -> Result<Operation, Error> {
@@ -721,6 +760,38 @@ fn hex(b: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_path_has_the_components_and_shape_of_its_text() {
+        let read = |path: &str| {
+            let path = ModelPath::parse(path, "").unwrap();
+            let components: Vec<String> = path.components().map(str::to_string).collect();
+            (components, path.shape())
+        };
+        let cases: [(&str, &[&str], Option<PathShape>); 10] = [
+            ("", &[], Some(PathShape::Collection)),
+            ("/", &[], Some(PathShape::Collection)),
+            ("/lists", &["lists"], Some(PathShape::Collection)),
+            ("/lists/", &["lists"], Some(PathShape::Collection)),
+            ("/lists/x", &["lists", "x"], Some(PathShape::Object)),
+            ("/lists/x/", &["lists", "x"], Some(PathShape::Object)),
+            (
+                "/lists/x/tasks",
+                &["lists", "x", "tasks"],
+                Some(PathShape::Children),
+            ),
+            ("/lists//x", &["lists", "", "x"], None),
+            ("//", &["", ""], None),
+            ("/a/b/c/d", &["a", "b", "c", "d"], None),
+        ];
+        for (path, components, shape) in cases {
+            assert_eq!(
+                read(path),
+                (components.iter().map(|c| c.to_string()).collect(), shape),
+                "{path}"
+            );
+        }
+    }
 
     #[test]
     fn ip_text_writes_what_display_writes() {
