@@ -659,8 +659,8 @@ fn handle(
     // An `async` block in a plain function, not an `async fn`: an `async fn` keeps each
     // argument twice in its future (as passed, and as the local it is moved to).
     async move {
-        let request_id = elemental::request_id(request.headers());
-        let parent = TraceContext::from_headers(request.headers());
+        let arrival = elemental::ArrivalHeaders::read(request.headers());
+        let (request_id, parent) = (arrival.request_id(), arrival.trace_parent());
         let trace = TraceContext::child_of(parent.as_ref());
         let method = request.method().clone();
         let fields = RequestFields::new(request_id.clone(), method.clone(), trace, parent.as_ref());

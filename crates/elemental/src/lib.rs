@@ -97,8 +97,8 @@ pub use parameters::{
 pub use pushconfig::PushConfig;
 pub use relationships::{Relationship, RelationshipInfo, RelationshipsRegistry};
 pub use request::{
-    MAX_REQUEST_ID_LEN, ModelPath, PathShape, Request, RequestContext, api_version_from_path,
-    parse_query, request_id,
+    ArrivalHeaders, MAX_REQUEST_ID_LEN, ModelPath, PathShape, Request, RequestContext,
+    api_version_from_path, parse_query, request_id,
 };
 pub use response::Response;
 pub use serde_time::null_as_default;

@@ -46,12 +46,59 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 /// assert_eq!(elemental::request_id(&headers).len(), 36);
 /// ```
 pub fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .get(&names::X_REQUEST_ID)
-        .map(http::HeaderValue::as_bytes)
-        .filter(|id| is_sane_request_id(id))
-        .and_then(|id| std::str::from_utf8(id).ok())
-        .map_or_else(crate::random::random_uuid, str::to_string)
+    let arrival = ArrivalHeaders {
+        request_id: headers.get(&names::X_REQUEST_ID),
+        traceparent: None,
+    };
+    arrival.request_id()
+}
+
+/// The headers a server reads of every request as it arrives (its id, its trace), found in
+/// one pass over the headers: a request has few, and two lookups by name would hash each name.
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-request-id", http::HeaderValue::from_static("abc-1"));
+/// let arrival = elemental::ArrivalHeaders::read(&headers);
+/// assert_eq!(arrival.request_id(), "abc-1");
+/// assert!(arrival.trace_parent().is_none());
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ArrivalHeaders<'a> {
+    /// The first `X-Request-ID`.
+    pub request_id: Option<&'a HeaderValue>,
+    /// The first `traceparent`.
+    pub traceparent: Option<&'a HeaderValue>,
+}
+
+impl<'a> ArrivalHeaders<'a> {
+    /// Finds the headers in `headers`.
+    pub fn read(headers: &'a HeaderMap) -> Self {
+        let mut found = Self::default();
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "x-request-id" => &mut found.request_id,
+                "traceparent" => &mut found.traceparent,
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+
+    /// The request's id, as [`request_id`] chooses it.
+    pub fn request_id(&self) -> String {
+        self.request_id
+            .map(HeaderValue::as_bytes)
+            .filter(|id| is_sane_request_id(id))
+            .and_then(|id| std::str::from_utf8(id).ok())
+            .map_or_else(crate::random::random_uuid, str::to_string)
+    }
+
+    /// The client's span, as [`TraceContext::from_headers`] reads it.
+    pub fn trace_parent(&self) -> Option<TraceContext> {
+        TraceContext::from_value(self.traceparent?)
+    }
 }
 
 /// The request headers looked up by name, as constants: a lookup by a constant name skips

@@ -65,8 +65,12 @@ impl TraceContext {
     pub fn from_headers(headers: &http::HeaderMap) -> Option<Self> {
         // A constant name: the map is searched without parsing the name first.
         static NAME: http::HeaderName = http::HeaderName::from_static(TRACEPARENT_HEADER);
-        let value = headers.get(&NAME)?.to_str().ok()?;
-        Self::parse(value.trim())
+        Self::from_value(headers.get(&NAME)?)
+    }
+
+    /// The context in a `traceparent` header's value, if valid.
+    pub fn from_value(value: &http::HeaderValue) -> Option<Self> {
+        Self::parse(value.to_str().ok()?.trim())
     }
 
     /// A new span: in the trace of `parent` (keeping its sampled flag), or at the root of a
