@@ -809,6 +809,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn arrival_headers_read_what_the_lookups_by_name_read() {
+        let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("example.com"));
+        headers.insert("traceparent", HeaderValue::from_static(traceparent));
+        headers.append("x-request-id", HeaderValue::from_static("first"));
+        headers.append("x-request-id", HeaderValue::from_static("second"));
+        let arrival = ArrivalHeaders::read(&headers);
+        assert_eq!(arrival.request_id(), "first");
+        assert_eq!(arrival.request_id(), request_id(&headers));
+        let parent = arrival.trace_parent().map(|t| t.to_string());
+        assert_eq!(parent.as_deref(), Some(traceparent));
+        assert_eq!(
+            parent,
+            TraceContext::from_headers(&headers).map(|t| t.to_string())
+        );
+    }
+
+    #[test]
     fn a_model_path_has_the_components_and_shape_of_its_text() {
         let read = |path: &str| {
             let path = ModelPath::parse(path, "").unwrap();
