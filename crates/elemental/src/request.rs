@@ -624,16 +624,18 @@ impl ModelPath {
         let (version, rest) = split_version(path);
         let text = components_text(rest);
         let (mut ends, mut count, mut start, mut has_empty) = ([0; 3], 0, 0, false);
-        if !text.is_empty() {
-            let slashes = text.bytes().enumerate().filter(|(_, b)| *b == b'/');
-            for end in slashes.map(|(i, _)| i).chain([text.len()]) {
-                if let Some(slot) = ends.get_mut(count) {
-                    *slot = end;
-                }
-                has_empty |= end == start;
-                count += 1;
-                start = end + 1;
+        let bytes = text.as_bytes();
+        while !text.is_empty() && start <= bytes.len() {
+            let end = bytes[start..]
+                .iter()
+                .position(|b| *b == b'/')
+                .map_or(bytes.len(), |i| start + i);
+            if let Some(slot) = ends.get_mut(count) {
+                *slot = end;
             }
+            has_empty |= end == start;
+            count += 1;
+            start = end + 1;
         }
         Some(ModelPath {
             version: version.map_err(Box::new),
