@@ -233,7 +233,7 @@ async fn pipeline(
         );
         return fail(Errors::from(e), Some(request));
     }
-    let processor = inner.processors.get(request.identity.name).cloned();
+    let processor = inner.processors.get(request.identity.name);
     let needed = match request.operation {
         Operation::Patch if options.retriever.is_some() => Operation::Update,
         op => op,

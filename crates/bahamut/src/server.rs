@@ -1,7 +1,7 @@
 //! The server: processors, routes info, and `run` until the shutdown signal, then a graceful
 //! drain.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -86,7 +86,7 @@ pub enum ServerError {
 /// An API server: create it with options, register one processor per identity, then run it.
 pub struct Server {
     options: Options,
-    processors: HashMap<&'static str, Arc<dyn ErasedProcessor>>,
+    processors: elemental::NameMap<Arc<dyn ErasedProcessor>>,
 }
 
 impl Server {
@@ -100,7 +100,7 @@ impl Server {
         }
         Self {
             options,
-            processors: HashMap::new(),
+            processors: elemental::NameMap::default(),
         }
     }
 

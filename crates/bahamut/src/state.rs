@@ -1,6 +1,6 @@
 //! What a running server shares with its connections, health checks and push sessions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
@@ -12,7 +12,7 @@ use crate::typed::ErasedProcessor;
 /// The state of a running server.
 pub(crate) struct ServerState {
     pub options: Options,
-    pub processors: HashMap<&'static str, Arc<dyn ErasedProcessor>>,
+    pub processors: elemental::NameMap<Arc<dyn ErasedProcessor>>,
     pub healthy: AtomicBool,
     pub push: Option<Arc<crate::push::PushRuntime>>,
     pub limits: Arc<ConnectionLimits>,

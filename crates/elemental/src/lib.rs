@@ -88,7 +88,7 @@ pub use identifiable::{
     Identifiable, Model, ModelIdentity, read_only_error, validate_advanced_specification,
 };
 pub use identity::Identity;
-pub use manager::{ModelManager, ModelRegistry};
+pub use manager::{ModelManager, ModelRegistry, NameHasher, NameMap};
 pub use operation::Operation;
 pub use parameters::{
     Parameter, ParameterDefinition, ParameterType, ParameterValue, Parameters,

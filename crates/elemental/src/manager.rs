@@ -66,12 +66,14 @@ pub struct ModelRegistry {
 }
 
 /// A map keyed by the model set's own names (a request looks up its path's category in one).
-type NameMap<V> = HashMap<&'static str, V, BuildHasherDefault<NameHasher>>;
+/// Only for keys fixed at start-up: see [`NameHasher`].
+pub type NameMap<V> = HashMap<&'static str, V, BuildHasherDefault<NameHasher>>;
 
 /// FNV-1a, a few instructions per byte. The maps' keys are the model set's names, fixed at
 /// start-up: a client's text is only looked up, never inserted, so the collision resistance
 /// of the default hasher (SipHash, about 150 instructions for a short name) buys nothing here.
-struct NameHasher(u64);
+/// Not for a map that a client's text is inserted into.
+pub struct NameHasher(u64);
 
 impl Default for NameHasher {
     fn default() -> Self {
