@@ -260,7 +260,9 @@ impl Server {
     /// completes, then drains: health turns 503, the pre-stop hook runs, no new connection is
     /// accepted, and in-flight requests finish (up to the drain timeout). The ReST and health
     /// addresses of the options are not used; the profiling address (feature `profiling`) is
-    /// bound here.
+    /// bound here. `shutdown` is first polled before the first connection is accepted: a
+    /// signal handler that it installs when first polled (`tokio::signal`) is in place before
+    /// any request is answered.
     pub async fn serve(
         self,
         rest: std::net::TcpListener,
@@ -413,7 +415,12 @@ async fn accept_until(
     let mut backoff = AcceptBackoff::new();
     tokio::pin!(shutdown);
     loop {
+        // Biased: `shutdown` is polled before each accept, the first one included, so that a
+        // signal handler it installs at its first poll is in place before any request is
+        // answered (else a SIGTERM sent right after an answer could find none, and end the
+        // process without the drain).
         let accepted = tokio::select! {
+            biased;
             _ = &mut shutdown => break,
             accepted = listener.accept() => accepted,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
