@@ -157,6 +157,18 @@ fn plain_headers(encoding: EncodingType, count: u64) -> HeaderMap {
     headers
 }
 
+/// Sets an answer's `X-Request-ID` to `id`: in place when the headers end with the empty one
+/// of [`plain_headers`] (reached by walking the few entries, without hashing the name), else
+/// inserted (replacing any other).
+pub(crate) fn set_request_id(headers: &mut HeaderMap, id: HeaderValue) {
+    match headers.iter_mut().last() {
+        Some((name, value)) if value.is_empty() && *name == X_REQUEST_ID => *value = id,
+        _ => {
+            headers.insert(X_REQUEST_ID, id);
+        }
+    }
+}
+
 /// The headers of any model answer, and its body (compressed if it is to be).
 fn model_headers(answer: Answer, finish: &Finish<'_>) -> (HeaderMap, Bytes) {
     // Room for these and the server's own (`X-Request-ID`) without growing.
@@ -409,6 +421,45 @@ mod tests {
             Some(&HeaderValue::from_static("hello"))
         );
         assert_eq!(response.headers().get(X_REQUEST_ID), None);
+    }
+
+    #[test]
+    fn the_request_id_fills_the_plain_answers_place_or_is_added() {
+        let id = || HeaderValue::from_static("r-9");
+        let mut plain = plain_headers(EncodingType::Json, 3);
+        set_request_id(&mut plain, id());
+        assert_eq!(
+            lines(&plain),
+            [
+                "accept: application/msgpack,application/json",
+                "content-type: application/json; charset=UTF-8",
+                "vary: Accept-Encoding",
+                "x-count-total: 3",
+                "x-request-id: r-9",
+            ]
+        );
+        // No place kept: added at the end; one already set: replaced.
+        let mut other = HeaderMap::new();
+        other.insert(X_REQUEST_ID, HeaderValue::from_static("earlier"));
+        other.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain"),
+        );
+        set_request_id(&mut other, id());
+        assert_eq!(
+            lines(&other),
+            ["x-request-id: r-9", "content-type: text/plain"]
+        );
+        let mut none = HeaderMap::new();
+        none.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain"),
+        );
+        set_request_id(&mut none, id());
+        assert_eq!(
+            lines(&none),
+            ["content-type: text/plain", "x-request-id: r-9"]
+        );
     }
 
     #[test]

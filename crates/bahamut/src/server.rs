@@ -37,6 +37,7 @@ use crate::processor::Processor;
 use crate::request_span::{RequestFields, RequestSpan};
 use crate::response::{
     Finish, X_REQUEST_ID, bare, error_response, meta, method_not_allowed, not_found, preflight,
+    set_request_id,
 };
 use crate::router::{Route, route};
 use crate::state::ServerState;
@@ -709,11 +710,12 @@ fn handle(
         if let Some(uri) = uri {
             access_log(&method, &uri, endpoint, &response, took, &request_id);
         }
-        // A plain model answer has the header already, empty (`response::model_response`). The
-        // value takes the id's own bytes: no copy.
+        // The value takes the id's own bytes: no copy.
         match http::HeaderValue::from_maybe_shared(Bytes::from(request_id)) {
-            Ok(value) => response.headers_mut().insert(X_REQUEST_ID, value),
-            Err(_) => response.headers_mut().remove(X_REQUEST_ID),
+            Ok(value) => set_request_id(response.headers_mut(), value),
+            Err(_) => {
+                response.headers_mut().remove(X_REQUEST_ID);
+            }
         };
         response
     }
