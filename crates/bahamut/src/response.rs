@@ -438,28 +438,26 @@ mod tests {
                 "x-request-id: r-9",
             ]
         );
-        // No place kept: added at the end; one already set: replaced.
-        let mut other = HeaderMap::new();
-        other.insert(X_REQUEST_ID, HeaderValue::from_static("earlier"));
-        other.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain"),
-        );
-        set_request_id(&mut other, id());
-        assert_eq!(
-            lines(&other),
-            ["x-request-id: r-9", "content-type: text/plain"]
-        );
-        let mut none = HeaderMap::new();
-        none.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain"),
-        );
-        set_request_id(&mut none, id());
-        assert_eq!(
-            lines(&none),
-            ["content-type: text/plain", "x-request-id: r-9"]
-        );
+        // No place kept: added at the end; one already set: replaced where it is.
+        let earlier = ("x-request-id", "earlier");
+        let text = ("content-type", "text/plain");
+        for (before, after) in [
+            (
+                vec![text],
+                ["content-type: text/plain", "x-request-id: r-9"],
+            ),
+            (
+                vec![earlier, text],
+                ["x-request-id: r-9", "content-type: text/plain"],
+            ),
+        ] {
+            let mut headers = HeaderMap::new();
+            for (name, value) in before {
+                headers.insert(name, HeaderValue::from_static(value));
+            }
+            set_request_id(&mut headers, id());
+            assert_eq!(lines(&headers), after);
+        }
     }
 
     #[test]
