@@ -613,8 +613,6 @@ pub struct ModelPath {
     ends: [usize; 3],
     /// How many components there are (more than three on a path that is no model route).
     count: usize,
-    /// Some component is empty (`/lists//x`).
-    has_empty: bool,
 }
 
 impl ModelPath {
@@ -623,7 +621,7 @@ impl ModelPath {
         let path = strip_api_prefix(path, api_prefix)?;
         let (version, rest) = split_version(path);
         let text = components_text(rest);
-        let (mut ends, mut count, mut start, mut has_empty) = ([0; 3], 0, 0, false);
+        let (mut ends, mut count, mut start) = ([0; 3], 0, 0);
         let bytes = text.as_bytes();
         while !text.is_empty() && start <= bytes.len() {
             let end = bytes[start..]
@@ -633,7 +631,6 @@ impl ModelPath {
             if let Some(slot) = ends.get_mut(count) {
                 *slot = end;
             }
-            has_empty |= end == start;
             count += 1;
             start = end + 1;
         }
@@ -642,7 +639,6 @@ impl ModelPath {
             text: text.to_string(),
             ends,
             count,
-            has_empty,
         })
     }
 
@@ -655,21 +651,26 @@ impl ModelPath {
             .flatten()
     }
 
-    /// Component `i` of the first three.
-    fn component(&self, i: usize) -> &str {
+    /// Where component `i` of the first three lies in the text.
+    fn range(&self, i: usize) -> std::ops::Range<usize> {
         let start = match i {
             0 => 0,
             _ => self.ends[i - 1] + 1,
         };
-        &self.text[start..self.ends[i]]
+        start..self.ends[i]
+    }
+
+    /// Component `i` of the first three.
+    fn component(&self, i: usize) -> &str {
+        &self.text[self.range(i)]
     }
 
     /// The id the path names (its second component), in the path's own text.
     fn into_id(self) -> String {
-        let (start, end) = (self.ends[0] + 1, self.ends[1]);
+        let id = self.range(1);
         let mut text = self.text;
-        text.truncate(end);
-        text.replace_range(..start, "");
+        text.truncate(id.end);
+        text.replace_range(..id.start, "");
         text
     }
 
@@ -682,7 +683,8 @@ impl ModelPath {
     /// The shape of the path; `None` when it is not a model path (more than three components,
     /// or an empty one).
     pub fn shape(&self) -> Option<PathShape> {
-        if self.count > 1 && self.has_empty {
+        // More than three components is no model path either way; of up to three, none empty.
+        if self.count > 1 && (0..self.count.min(3)).any(|i| self.range(i).is_empty()) {
             return None;
         }
         match self.count {
