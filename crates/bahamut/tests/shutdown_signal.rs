@@ -44,22 +44,14 @@ async fn the_shutdown_future_is_polled_before_the_first_request_is_answered() {
         let request = testkit::request("GET", "/lists/x", &[], "");
         client.write_all(request.as_bytes()).expect("write");
 
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let mut stopped = Some(stopped);
-        let polled = order.clone();
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let (polled, mut first) = (order.clone(), true);
         let shutdown = std::future::poll_fn(move |cx| {
-            if let Some(stopped) = stopped.as_mut() {
-                if !polled
-                    .lock()
-                    .map(|o| o.contains(&"shutdown polled"))
-                    .unwrap_or(true)
-                {
-                    std::thread::sleep(Duration::from_millis(50));
-                    note(&polled, "shutdown polled");
-                }
-                return Pin::new(stopped).poll(cx).map(|_| ());
+            if std::mem::take(&mut first) {
+                std::thread::sleep(Duration::from_millis(50));
+                note(&polled, "shutdown polled");
             }
-            std::task::Poll::Ready(())
+            Pin::new(&mut stopped).poll(cx).map(|_| ())
         });
         let mut server = Server::new(Options::new().with_model(0, manager()));
         server
